@@ -1,0 +1,161 @@
+//! Command-line arguments (clap derive) and their value parsers.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Gradient descent and Newton's method, the textbook made real.
+#[derive(Parser, Debug)]
+#[command(name = "downhill", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every experiment of the gradient-descent chapter and draw its figures.
+    Tour(TourArgs),
+    /// Minimize a formula, printing the book's `epoch` lines and a summary.
+    Minimize(MinimizeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TourArgs {
+    /// Folder for the figures (SVG, PNG) and index.html.
+    #[arg(long, value_name = "DIR", default_value = "downhill-out")]
+    pub out: PathBuf,
+    /// Print the results only; draw no figures.
+    #[arg(long)]
+    pub no_figures: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodName {
+    /// Gradient descent: x <- x - eta * grad f(x).
+    Gd,
+    /// Newton's method: x <- x - eta * H^-1 grad f(x).
+    Newton,
+}
+
+#[derive(Args, Debug)]
+pub struct MinimizeArgs {
+    /// The objective, e.g. "x1^2 + 2*x2^2" (variables x, y, z or x1..xn;
+    /// + - * / ^, exp log sqrt sin cos tan ... pow min max, pi, e).
+    #[arg(long, short = 'f', value_name = "FORMULA")]
+    pub formula: String,
+    /// The variables in order, e.g. x1,x2 (a declared variable may be absent).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub vars: Option<Vec<String>>,
+    /// Start point, comma-separated, e.g. -5,-2 (negative numbers as written).
+    #[arg(long, value_name = "X0", allow_hyphen_values = true, value_parser = parse_point)]
+    pub x0: Point,
+    /// The method.
+    #[arg(long, value_enum, default_value = "gd")]
+    pub method: MethodName,
+    /// Learning rate (gd) or step size (newton), > 0.
+    #[arg(long, value_name = "ETA", allow_hyphen_values = true, value_parser = parse_positive)]
+    pub eta: Option<f64>,
+    /// Iteration limit, >= 1.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Stop when |grad f(x)| <= TOL; 0 turns the test off (exactly --steps iterations).
+    #[arg(long, value_name = "TOL", default_value_t = 1e-8, allow_hyphen_values = true, value_parser = parse_non_negative)]
+    pub tol: f64,
+    /// Report divergence when some |x_i| exceeds this (default 1e10 * max(1, |x0|)).
+    #[arg(long, value_name = "BOUND", value_parser = parse_positive)]
+    pub bound: Option<f64>,
+    /// Keep every k-th iterate in the trace (memory for very long runs).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub trace_every: Option<u64>,
+    /// Print no epoch lines (the summary still prints).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print one JSON object (status, x, f, grad_norm, iterations, evaluations) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the run: the trace over f (1-D) or the path over contour lines (2-D); .svg or .png.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write every iterate (iteration, x, f, grad_norm, step_norm) to a .csv or .json file.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+/// A start point as parsed from `--x0`.
+#[derive(Clone, Debug)]
+pub struct Point(pub Vec<f64>);
+
+fn parse_point(s: &str) -> Result<Point, String> {
+    if s.trim().is_empty() {
+        return Err("expected numbers separated by commas, e.g. -5,-2".into());
+    }
+    s.split(',')
+        .enumerate()
+        .map(|(i, part)| {
+            let t = part.trim();
+            match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                Ok(_) => Err(format!("value {} ('{t}') is not a finite number", i + 1)),
+                Err(_) => Err(format!(
+                    "value {} ('{t}') is not a number; expected numbers separated by commas, e.g. -5,-2",
+                    i + 1
+                )),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Point)
+}
+
+fn parse_number(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("'{s}' is not a number"))
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    let v = parse_number(s)?;
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("must be a finite number > 0, got {s}"))
+    }
+}
+
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    let v = parse_number(s)?;
+    if v >= 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("must be a finite number >= 0, got {s}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_parse_with_signs_and_spaces() {
+        assert_eq!(parse_point("-5, -2").unwrap().0, vec![-5.0, -2.0]);
+        assert_eq!(parse_point("1e-3").unwrap().0, vec![1e-3]);
+        assert!(parse_point("abc").unwrap_err().contains("'abc' is not a number"));
+        assert!(parse_point("1,,2").is_err());
+        assert!(parse_point("inf").is_err());
+        assert!(parse_point("").is_err());
+    }
+
+    #[test]
+    fn step_sizes_must_be_positive() {
+        assert!(parse_positive("0").is_err());
+        assert!(parse_positive("-1").is_err());
+        assert!(parse_positive("nan").is_err());
+        assert_eq!(parse_positive("0.5"), Ok(0.5));
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,177 @@
+//! `downhill minimize`: one run of one method on a formula.
+
+use std::io::Write;
+use std::path::Path;
+
+use downhill::driver::{run_observed, Options};
+use downhill::formula::Formula;
+use downhill::method::{GradientDescent, Method, Newton, State};
+use downhill::plot::{self, ContourSpec, ImageFormat};
+use downhill::report::{epoch_line, summary};
+use downhill::trace::TracePolicy;
+
+use crate::args::{MethodName, MinimizeArgs};
+use crate::UserError;
+
+pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
+    let formula = match &args.vars {
+        Some(vars) => {
+            let names: Vec<&str> = vars.iter().map(|v| v.trim()).collect();
+            Formula::parse_with_vars(&args.formula, &names)
+        }
+        None => Formula::parse(&args.formula),
+    }
+    .map_err(|e| UserError(format!("invalid --formula: {e}\n{}", indent(&e.render()))))?;
+
+    let x0 = &args.x0.0;
+    if x0.len() != formula.dim() {
+        return Err(UserError(format!(
+            "--x0 has {} value{} but the formula has {} variable{} ({}); give one value per variable",
+            x0.len(),
+            plural(x0.len()),
+            formula.dim(),
+            plural(formula.dim()),
+            formula.variables().join(", ")
+        )));
+    }
+    if let Some(path) = &args.plot {
+        ImageFormat::from_path(path)?;
+        if formula.dim() > 2 {
+            return Err(UserError(format!(
+                "--plot draws 1-D and 2-D objectives; this formula has {} variables",
+                formula.dim()
+            )));
+        }
+        check_parent(path, "--plot")?;
+    }
+    if let Some(path) = &args.trace {
+        trace_format(path)?;
+        check_parent(path, "--trace")?;
+    }
+
+    let mut method: Box<dyn Method> = match args.method {
+        MethodName::Gd => Box::new(GradientDescent::new(args.eta.unwrap_or(0.1))),
+        MethodName::Newton => Box::new(Newton::new(args.eta.unwrap_or(1.0))),
+    };
+    let options = Options {
+        max_iterations: usize::try_from(args.steps).unwrap_or(usize::MAX),
+        grad_tol: args.tol,
+        max_abs_x: args.bound,
+        trace: match args.trace_every {
+            Some(k) => TracePolicy::Every(usize::try_from(k).unwrap_or(usize::MAX)),
+            None => TracePolicy::All,
+        },
+    };
+
+    let variables = formula.variables().to_vec();
+    let print_epochs = !args.quiet && !args.json;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut observer = |state: &State| {
+        if print_epochs && state.iteration > 0 {
+            // A closed pipe (e.g. `| head`) is not an error worth reporting.
+            let _ = writeln!(out, "{}", epoch_line(&variables, state.iteration, &state.x));
+        }
+    };
+    let result = run_observed(&formula, method.as_mut(), x0, &options, &mut observer)?;
+
+    if args.json {
+        let _ = writeln!(out, "{}", result.to_json(false));
+    } else {
+        let _ = write!(out, "{}", summary(&result, &options));
+    }
+    let _ = out.flush();
+    drop(out);
+
+    if let Some(path) = &args.trace {
+        write_trace(&result.trace, path)?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!("{} ({})", formula.source(), result.method);
+        if formula.dim() == 1 {
+            let iterates: Vec<f64> = result.trace.iterates().map(|x| x[0]).collect();
+            plot::trace_1d(&|x| formula.value(&[x]), &iterates, Some(&title), path)?;
+        } else {
+            let points: Vec<[f64; 2]> = result.trace.iterates().map(|x| [x[0], x[1]]).collect();
+            let names = formula.variables();
+            let spec = ContourSpec::around(&points, (&names[0], &names[1]));
+            plot::path_2d(
+                &|a, b| formula.value(&[a, b]),
+                &points,
+                &spec,
+                Some(&title),
+                path,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+enum TraceFormat {
+    Csv,
+    Json,
+}
+
+fn trace_format(path: &Path) -> Result<TraceFormat, UserError> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("csv") => Ok(TraceFormat::Csv),
+        Some("json") => Ok(TraceFormat::Json),
+        _ => Err(UserError(format!(
+            "--trace '{}': the file name must end in .csv or .json",
+            path.display()
+        ))),
+    }
+}
+
+fn write_trace(trace: &downhill::trace::Trace, path: &Path) -> Result<(), UserError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        UserError(format!("cannot write trace '{}': {e}", path.display()))
+    };
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    match trace_format(path)? {
+        TraceFormat::Csv => trace.write_csv(&mut writer).map_err(|e| fail(&e))?,
+        TraceFormat::Json => {
+            serde_json::to_writer_pretty(&mut writer, &trace.to_json()).map_err(|e| fail(&e))?;
+            writeln!(writer).map_err(|e| fail(&e))?;
+        }
+    }
+    writer.flush().map_err(|e| fail(&e))
+}
+
+/// Fails early, before a long run, when the output's folder does not exist.
+fn check_parent(path: &Path, flag: &str) -> Result<(), UserError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    if parent.is_dir() {
+        Ok(())
+    } else {
+        Err(UserError(format!(
+            "{flag} '{}': the folder '{}' does not exist",
+            path.display(),
+            parent.display()
+        )))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,260 @@
+//! The built `downhill` binary, run as a user would: every printed line of
+//! the chapter's sections 1 to 3, the minimize examples, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn downhill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_downhill"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh empty folder under the system temp dir.
+fn scratch(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "downhill-cli-{}-{}-{name}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn lines(o: &Output) -> Vec<String> {
+    stdout(o).lines().map(str::to_string).collect()
+}
+
+fn assert_bad_input(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    assert!(err.contains(needle), "expected {needle:?} in stderr:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn tour_prints_every_line_of_the_book() {
+    let out = scratch("tour");
+    let o = downhill(&["tour", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = lines(&o);
+    for expected in [
+        "epoch 10, x: 0.060466",
+        "epoch 10, x: 3.486784",
+        "epoch 10, x: 61.917364",
+        "epoch 10, x: -1.528166",
+        "epoch 10, x: 0.000000",
+        "epoch 10, x: 26.834133",
+        "epoch 10, x: 7.269860",
+        "epoch 1, x: 0.000000",
+    ] {
+        assert!(lines.iter().any(|l| l == expected), "missing line {expected:?}");
+    }
+    // The 2-D run prints all 20 epochs in order, ending with the book's line.
+    let two_d: Vec<&String> = lines.iter().filter(|l| l.contains(", x1: ")).collect();
+    assert_eq!(two_d.len(), 20);
+    for (k, line) in two_d.iter().enumerate() {
+        assert!(line.starts_with(&format!("epoch {}, x1: ", k + 1)), "{line}");
+    }
+    assert_eq!(two_d[19].as_str(), "epoch 20, x1: -0.057646, x2: -0.000073");
+    // Order of the sections follows the book.
+    let pos = |s: &str| lines.iter().position(|l| l == s).unwrap();
+    assert!(pos("epoch 10, x: 0.060466") < pos("epoch 10, x: 3.486784"));
+    assert!(pos("epoch 10, x: -1.528166") < pos("epoch 10, x: 26.834133"));
+
+    // Every figure as SVG and PNG, and the index that shows them.
+    for id in [
+        "gd-0.2",
+        "gd-0.05",
+        "gd-1.1",
+        "gd-local-min",
+        "gd-2d",
+        "newton-cosh",
+        "newton-nonconvex",
+        "newton-nonconvex-damped",
+        "newton-quadratic",
+    ] {
+        let svg = std::fs::read_to_string(out.join(format!("{id}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{id}");
+        let png = std::fs::read(out.join(format!("{id}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{id}");
+    }
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("<img src=\"gd-0.2.svg\""));
+    assert!(index.find("gd-0.2.svg") < index.find("newton-cosh.svg"));
+}
+
+#[test]
+fn tour_into_an_unwritable_folder_fails_cleanly() {
+    let dir = scratch("blocked");
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let o = downhill(&["tour", "--out", file.join("sub").to_str().unwrap()]);
+    assert_bad_input(&o, "cannot create output folder");
+}
+
+#[test]
+fn minimize_1d_example_with_plot() {
+    let dir = scratch("trace");
+    let plot = dir.join("trace.svg");
+    let o = downhill(&[
+        "minimize", "--formula", "x*cos(0.15*pi*x)", "--x0", "10", "--method", "gd", "--eta", "2",
+        "--steps", "10", "--plot", plot.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.lines().any(|l| l == "epoch 10, x: -1.528166"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("epoch ")).count(), 10);
+    assert!(text.contains("outcome      iteration limit"), "{text}");
+    assert!(text.contains("evaluations  f: 11, gradient: 11, Hessian: 0"), "{text}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("f(x)"));
+}
+
+#[test]
+fn minimize_2d_example_with_plot_and_trace() {
+    let dir = scratch("path");
+    let plot = dir.join("path.png");
+    let trace = dir.join("path.csv");
+    let o = downhill(&[
+        "minimize", "--formula", "x1^2 + 2*x2^2", "--x0", "-5,-2", "--method", "gd", "--eta",
+        "0.1", "--steps", "20", "--plot", plot.to_str().unwrap(), "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let epochs: Vec<String> = lines(&o).into_iter().filter(|l| l.starts_with("epoch")).collect();
+    assert_eq!(epochs.len(), 20);
+    assert_eq!(epochs[19], "epoch 20, x1: -0.057646, x2: -0.000073");
+    let png = std::fs::read(&plot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let csv = std::fs::read_to_string(&trace).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "iteration,x1,x2,f,grad_norm,step_norm");
+    assert_eq!(rows.len(), 22);
+    assert!(rows[1].starts_with("0,-5.0,-2.0,33.0,"));
+}
+
+#[test]
+fn negative_start_written_with_equals_too() {
+    let a = downhill(&["minimize", "-f", "x1^2 + 2*x2^2", "--x0=-5,-2", "--eta", "0.1", "--steps", "20", "-q"]);
+    let b = downhill(&["minimize", "-f", "x1^2 + 2*x2^2", "--x0", "-5,-2", "--eta", "0.1", "--steps", "20", "-q"]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(stdout(&a), stdout(&b));
+    assert!(!stdout(&a).contains("epoch"), "--quiet prints no epoch lines");
+}
+
+#[test]
+fn json_summary_for_scripts() {
+    let o = downhill(&["minimize", "-f", "x^2", "--x0", "10", "--eta", "0.2", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(v["status"], "converged");
+    assert!(v["grad_norm"].as_f64().unwrap() <= 1e-8);
+    // |grad| = 20 * 0.6^k <= 1e-8  <=>  k >= 41.9
+    assert_eq!(v["iterations"], 42);
+    assert_eq!(v["evaluations"]["f"], 43);
+    assert_eq!(v["evaluations"]["grad"], 43);
+    assert!(v["x"][0].as_f64().unwrap().abs() < 1e-8);
+    assert!(v["f"].is_number());
+}
+
+#[test]
+fn tol_zero_makes_exactly_steps_iterations() {
+    let o = downhill(&["minimize", "-f", "x^2", "--x0", "10", "--eta", "0.2", "--steps", "100", "--tol", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["iterations"], 100);
+    assert_eq!(v["status"], "iteration_limit");
+}
+
+#[test]
+fn vars_declare_order_and_absent_variables() {
+    let o = downhill(&["minimize", "-f", "x2^2 + (x1-1)^2", "--vars", "x2,x1,x3", "--x0", "1,2,3", "--method", "newton", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["variables"], serde_json::json!(["x2", "x1", "x3"]));
+    // x3 is absent from f: its Hessian row is zero, so Newton reports a singular system.
+    assert_eq!(v["status"], "method_failed");
+    let o = downhill(&["minimize", "-f", "x2^2 + (x1-1)^2", "--vars", "x2,x1", "--x0", "1,2", "--method", "newton", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "converged");
+    assert_eq!(v["x"], serde_json::json!([0.0, 1.0]));
+}
+
+#[test]
+fn divergence_is_an_outcome_with_its_iteration() {
+    let o = downhill(&["minimize", "-f", "x^2", "--x0", "10", "--eta", "1.1", "--steps", "1000", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "divergence is a completed run");
+    let text = stdout(&o);
+    assert!(text.contains("diverged at iteration 127"), "{text}");
+    assert!(!text.to_lowercase().contains("nan"), "{text}");
+    let o = downhill(&["minimize", "-f", "x^4", "--x0", "10", "--eta", "1", "--bound", "1e308", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "diverged");
+    assert!(v["stopped_at_iteration"].as_u64().unwrap() < 10);
+    assert!(v["x"][0].is_number(), "the last finite iterate, never NaN");
+}
+
+#[test]
+fn formula_errors_point_at_the_column() {
+    for (formula, column) in [("x*cos(", 6), ("x ^^ 2", 3), ("foo(x)", 0)] {
+        let o = downhill(&["minimize", "-f", formula, "--x0", "1"]);
+        assert_bad_input(&o, "invalid --formula");
+        let err = stderr(&o);
+        // The formula is echoed and a caret sits under the offending character.
+        let lines: Vec<&str> = err.lines().collect();
+        let echo = lines.iter().position(|l| l.trim_end() == format!("  {formula}")).expect(&err);
+        let caret = lines[echo + 1];
+        assert_eq!(caret.find('^'), Some(2 + column), "{err}");
+    }
+    let o = downhill(&["minimize", "-f", "", "--x0", "1"]);
+    assert_bad_input(&o, "empty");
+    let o = downhill(&["minimize", "-f", "   ", "--x0", "1"]);
+    assert_bad_input(&o, "empty");
+}
+
+#[test]
+fn bad_arguments_are_explained() {
+    assert_bad_input(&downhill(&["minimize", "-f", "x1^2+x2^2", "--x0", "1,2,3"]), "--x0 has 3 values but the formula has 2 variables");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "abc"]), "'abc' is not a number");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "1", "--eta", "0"]), "--eta");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "1", "--eta", "-0.5"]), "must be a finite number > 0");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "1", "--steps", "0"]), "--steps");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "1", "--method", "bogus"]), "bogus");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "1", "--plot", "out.gif"]), "gif");
+    assert_bad_input(&downhill(&["minimize", "-f", "x^2", "--x0", "1", "--trace", "t.txt"]), ".csv or .json");
+    assert_bad_input(&downhill(&["minimize", "-f", "x+y+z", "--x0", "1,2,3", "--plot", "p.svg"]), "1-D and 2-D");
+    assert_bad_input(&downhill(&["minimize", "-f", "log(x)", "--x0", "-1"]), "not finite at the start point");
+}
+
+#[test]
+fn unwritable_outputs_are_errors() {
+    let missing = Path::new("/nonexistent-downhill-dir/sub");
+    assert_bad_input(
+        &downhill(&["minimize", "-f", "x^2", "--x0", "1", "--plot", missing.join("p.svg").to_str().unwrap()]),
+        "does not exist",
+    );
+    assert_bad_input(
+        &downhill(&["minimize", "-f", "x^2", "--x0", "1", "--trace", missing.join("t.csv").to_str().unwrap()]),
+        "does not exist",
+    );
+    // A folder that exists but cannot be written (a file in its place).
+    let dir = scratch("unwritable");
+    let blocker = dir.join("plot.svg");
+    std::fs::create_dir_all(&blocker).unwrap();
+    assert_bad_input(
+        &downhill(&["minimize", "-f", "x^2", "--x0", "1", "--plot", blocker.to_str().unwrap()]),
+        "plot.svg",
+    );
+}

@@ -1,0 +1,280 @@
+//! The one driver loop shared by every method (the chapter's `train_2d`
+//! idea, argmin's executor): evaluate, test the stopping rules, step, check
+//! for divergence, record, repeat.
+//!
+//! ```text
+//! evaluate f, ∇f (and ∇²f if the method needs it) at x0; record
+//! loop:
+//!     ‖∇f(x_k)‖ ≤ tol            → converged
+//!     k = max_iterations          → iteration limit
+//!     x_{k+1} = method.step(x_k)  (failure → method failed)
+//!     x_{k+1} not finite or ‖x_{k+1}‖∞ > bound → diverged
+//!     evaluate at x_{k+1}; f or ∇f not finite  → diverged
+//!     record
+//! ```
+
+mod options;
+
+pub use options::{DivergenceReason, Options, Status};
+
+use serde::Serialize;
+
+use crate::method::{Method, State};
+use crate::objective::{Evaluations, Objective, Problem};
+use crate::trace::Trace;
+
+/// Everything a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Description of the method and its parameters.
+    pub method: String,
+    /// Why the run stopped.
+    pub status: Status,
+    /// Variable names, in order.
+    pub variables: Vec<String>,
+    /// The start `x0`.
+    pub x0: Vec<f64>,
+    /// The last finite iterate (for a diverged run: the one before it left
+    /// the finite range or the bound).
+    pub x: Vec<f64>,
+    /// `f(x)`.
+    pub f: f64,
+    /// `‖∇f(x)‖₂`.
+    pub grad_norm: f64,
+    /// Iterations taken (steps accepted).
+    pub iterations: usize,
+    /// Evaluation counts.
+    pub evaluations: Evaluations,
+    /// The recorded iterates.
+    pub trace: Trace,
+}
+
+/// A run that could not start: the input does not fit the objective.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunError {
+    /// `x0` has the wrong number of components.
+    DimensionMismatch {
+        /// Variables of the objective.
+        expected: usize,
+        /// Components given.
+        given: usize,
+    },
+    /// `x0` has a non-finite component.
+    NonFiniteStart,
+    /// `f`, `∇f` or `∇²f` is not finite at `x0`.
+    NotFiniteAtStart {
+        /// `"value"`, `"gradient"` or `"Hessian"`.
+        what: &'static str,
+    },
+    /// An option is out of range (e.g. `eta <= 0`).
+    InvalidOption(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::DimensionMismatch { expected, given } => write!(
+                f,
+                "the start point has {given} value{} but the objective has {expected} variable{}",
+                if *given == 1 { "" } else { "s" },
+                if *expected == 1 { "" } else { "s" }
+            ),
+            RunError::NonFiniteStart => write!(f, "the start point is not finite"),
+            RunError::NotFiniteAtStart { what } => {
+                write!(f, "the objective's {what} is not finite at the start point")
+            }
+            RunError::InvalidOption(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Receives every accepted iterate as the run goes (printing, progress bars).
+pub trait Observer {
+    /// Called for iteration 0 and after each accepted step.
+    fn observe(&mut self, state: &State);
+}
+
+impl<F: FnMut(&State)> Observer for F {
+    fn observe(&mut self, state: &State) {
+        self(state)
+    }
+}
+
+/// Runs `method` on `objective` from `x0` under `options`.
+pub fn run(
+    objective: &dyn Objective,
+    method: &mut dyn Method,
+    x0: &[f64],
+    options: &Options,
+) -> Result<RunResult, RunError> {
+    run_observed(objective, method, x0, options, &mut |_: &State| {})
+}
+
+/// [`run`], calling `observer` at every accepted iterate.
+pub fn run_observed(
+    objective: &dyn Objective,
+    method: &mut dyn Method,
+    x0: &[f64],
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<RunResult, RunError> {
+    let n = objective.dim();
+    if x0.len() != n {
+        return Err(RunError::DimensionMismatch {
+            expected: n,
+            given: x0.len(),
+        });
+    }
+    if x0.iter().any(|v| !v.is_finite()) {
+        return Err(RunError::NonFiniteStart);
+    }
+    options.validate()?;
+
+    let problem = Problem::new(objective);
+    let needs_hessian = method.needs_hessian();
+    let mut state = State {
+        iteration: 0,
+        x: x0.to_vec(),
+        f: 0.0,
+        grad: vec![0.0; n],
+        hess: if needs_hessian { vec![0.0; n * n] } else { Vec::new() },
+    };
+    evaluate(&problem, &mut state, needs_hessian);
+    if !state.f.is_finite() {
+        return Err(RunError::NotFiniteAtStart { what: "value" });
+    }
+    if !all_finite(&state.grad) {
+        return Err(RunError::NotFiniteAtStart { what: "gradient" });
+    }
+    if needs_hessian && !all_finite(&state.hess) {
+        return Err(RunError::NotFiniteAtStart { what: "Hessian" });
+    }
+
+    let bound = options.divergence_bound(x0);
+    let mut trace = Trace::new(objective.variables(), options.trace);
+    let mut grad_norm = norm(&state.grad);
+    trace.push(0, &state.x, state.f, grad_norm, 0.0);
+    observer.observe(&state);
+
+    let mut x_next = vec![0.0; n];
+    // The evaluation at a candidate goes into a scratch state first, so the
+    // last good iterate survives a divergent step (candidate, then commit).
+    let mut candidate = state.clone();
+    let status = loop {
+        if options.grad_tol > 0.0 && grad_norm <= options.grad_tol {
+            break Status::Converged;
+        }
+        if state.iteration >= options.max_iterations {
+            break Status::IterationLimit;
+        }
+        let iteration = state.iteration + 1;
+        if let Err(failure) = method.step(&problem, &state, &mut x_next) {
+            break Status::MethodFailed {
+                iteration,
+                reason: failure.to_string(),
+            };
+        }
+        if !all_finite(&x_next) {
+            break Status::Diverged {
+                iteration,
+                reason: DivergenceReason::NonFiniteIterate,
+            };
+        }
+        let largest = x_next.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        if largest > bound {
+            break Status::Diverged {
+                iteration,
+                reason: DivergenceReason::OutOfBounds { largest, bound },
+            };
+        }
+        candidate.x.copy_from_slice(&x_next);
+        candidate.iteration = iteration;
+        evaluate(&problem, &mut candidate, needs_hessian);
+        if !candidate.f.is_finite() || !all_finite(&candidate.grad) {
+            break Status::Diverged {
+                iteration,
+                reason: DivergenceReason::NonFiniteValue,
+            };
+        }
+        let step_norm = distance(&candidate.x, &state.x);
+        std::mem::swap(&mut state, &mut candidate);
+        grad_norm = norm(&state.grad);
+        trace.push(state.iteration, &state.x, state.f, grad_norm, step_norm);
+        observer.observe(&state);
+    };
+    trace.finish();
+
+    Ok(RunResult {
+        method: method.describe(),
+        status,
+        variables: objective.variables(),
+        x0: x0.to_vec(),
+        x: state.x,
+        f: state.f,
+        grad_norm,
+        iterations: state.iteration,
+        evaluations: problem.evaluations(),
+        trace,
+    })
+}
+
+fn evaluate(problem: &Problem<'_>, state: &mut State, with_hessian: bool) {
+    state.f = if with_hessian {
+        problem.value_gradient_hessian(&state.x, &mut state.grad, &mut state.hess)
+    } else {
+        problem.value_gradient(&state.x, &mut state.grad)
+    };
+}
+
+fn all_finite(v: &[f64]) -> bool {
+    v.iter().all(|x| x.is_finite())
+}
+
+/// Euclidean norm `‖v‖₂`.
+pub fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q) * (p - q))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The summary of a run as one JSON object (`status`, `x`, `f`, `grad_norm`,
+/// `iterations`, `evaluations`, ...), non-finite numbers spelled as strings.
+impl RunResult {
+    /// Machine-readable summary (the CLI's `--json`).
+    pub fn to_json(&self, include_trace: bool) -> serde_json::Value {
+        use crate::trace::json_number;
+        #[derive(Serialize)]
+        struct Evals {
+            f: usize,
+            grad: usize,
+            hess: usize,
+        }
+        let mut object = serde_json::json!({
+            "method": self.method,
+            "status": self.status.code(),
+            "message": self.status.to_string(),
+            "variables": self.variables,
+            "x0": self.x0.iter().map(|v| json_number(*v)).collect::<Vec<_>>(),
+            "x": self.x.iter().map(|v| json_number(*v)).collect::<Vec<_>>(),
+            "f": json_number(self.f),
+            "grad_norm": json_number(self.grad_norm),
+            "iterations": self.iterations,
+            "evaluations": Evals { f: self.evaluations.f, grad: self.evaluations.grad, hess: self.evaluations.hess },
+        });
+        if let Some(iteration) = self.status.iteration() {
+            object["stopped_at_iteration"] = serde_json::json!(iteration);
+        }
+        if include_trace {
+            object["trace"] = self.trace.to_json();
+        }
+        object
+    }
+}

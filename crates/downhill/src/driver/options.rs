@@ -1,0 +1,159 @@
+//! Stopping rules and the outcome of a run.
+
+use crate::trace::TracePolicy;
+
+use super::RunError;
+
+/// Options of the driver loop (Optim.jl's flat `Options`).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Iteration limit (`--steps`).
+    pub max_iterations: usize,
+    /// Stop when `‖∇f(x)‖₂ ≤ grad_tol`; `0` turns the test off, so the run
+    /// makes exactly `max_iterations` steps, as the book's runs do.
+    pub grad_tol: f64,
+    /// A step to an `x` with `‖x‖∞` beyond this is divergence. `None`:
+    /// `1e10 · max(1, ‖x0‖∞)`.
+    pub max_abs_x: Option<f64>,
+    /// Which iterates the trace keeps.
+    pub trace: TracePolicy,
+}
+
+impl Default for Options {
+    /// 1000 iterations, gradient tolerance 1e-8, every iterate traced.
+    fn default() -> Self {
+        Options {
+            max_iterations: 1000,
+            grad_tol: 1e-8,
+            max_abs_x: None,
+            trace: TracePolicy::All,
+        }
+    }
+}
+
+impl Options {
+    /// The book's runs: exactly `steps` iterations, no tolerance test.
+    pub fn book(steps: usize) -> Self {
+        Options {
+            max_iterations: steps,
+            grad_tol: 0.0,
+            ..Options::default()
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RunError> {
+        if !(self.grad_tol >= 0.0) {
+            return Err(RunError::InvalidOption(format!(
+                "the gradient tolerance must be a number >= 0, got {}",
+                self.grad_tol
+            )));
+        }
+        if let Some(bound) = self.max_abs_x {
+            if !(bound > 0.0) {
+                return Err(RunError::InvalidOption(format!(
+                    "the divergence bound must be > 0, got {bound}"
+                )));
+            }
+        }
+        if self.trace == TracePolicy::Every(0) {
+            return Err(RunError::InvalidOption(
+                "the trace interval must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn divergence_bound(&self, x0: &[f64]) -> f64 {
+        self.max_abs_x.unwrap_or_else(|| {
+            let scale = x0.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+            1e10 * scale
+        })
+    }
+}
+
+/// What a divergence looked like.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DivergenceReason {
+    /// The step produced an infinite or NaN component.
+    NonFiniteIterate,
+    /// `f` or `∇f` is not finite at the new iterate (overflow).
+    NonFiniteValue,
+    /// `‖x‖∞` passed the divergence bound.
+    OutOfBounds {
+        /// `‖x‖∞` of the rejected iterate.
+        largest: f64,
+        /// The bound in force.
+        bound: f64,
+    },
+}
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// `‖∇f(x)‖₂ ≤ grad_tol`.
+    Converged,
+    /// The iteration limit was reached.
+    IterationLimit,
+    /// The iterates left the finite range or the bound at `iteration`; the
+    /// result holds the last good iterate.
+    Diverged {
+        /// The iteration whose step diverged.
+        iteration: usize,
+        /// How.
+        reason: DivergenceReason,
+    },
+    /// The method could not compute a step at `iteration` (e.g. a singular Hessian).
+    MethodFailed {
+        /// The iteration whose step failed.
+        iteration: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Status {
+    /// Stable machine-readable name: `converged`, `iteration_limit`,
+    /// `diverged`, `method_failed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Status::Converged => "converged",
+            Status::IterationLimit => "iteration_limit",
+            Status::Diverged { .. } => "diverged",
+            Status::MethodFailed { .. } => "method_failed",
+        }
+    }
+
+    /// The iteration at which a divergence or failure happened.
+    pub fn iteration(&self) -> Option<usize> {
+        match self {
+            Status::Diverged { iteration, .. } | Status::MethodFailed { iteration, .. } => {
+                Some(*iteration)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Converged => write!(f, "converged (gradient norm below tolerance)"),
+            Status::IterationLimit => write!(f, "iteration limit reached"),
+            Status::Diverged { iteration, reason } => {
+                write!(f, "diverged at iteration {iteration}: ")?;
+                match reason {
+                    DivergenceReason::NonFiniteIterate => write!(f, "the iterate is not finite"),
+                    DivergenceReason::NonFiniteValue => {
+                        write!(f, "f or its gradient is not finite (overflow)")
+                    }
+                    DivergenceReason::OutOfBounds { largest, bound } => {
+                        write!(f, "|x| = {largest:.3e} exceeds the bound {bound:.1e}")
+                    }
+                }
+            }
+            Status::MethodFailed { iteration, reason } => {
+                write!(f, "method failed at iteration {iteration}: {reason}")
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Fixed-step gradient descent (chapter sections 1 and 2):
+//!
+//! `x ← x − η ∇f(x)`
+//!
+//! From the first-order Taylor expansion `f(x + ε) ≈ f(x) + εᵀ∇f(x)` with
+//! `ε = −η ∇f(x)`: for small enough `η > 0` the value decreases. On
+//! `f(x) = x²` from `x0 = 10`, `η = 0.2` gives `x10 = 10·0.6¹⁰ = 0.060466`.
+
+use super::{Method, State, StepFailure, StepInfo};
+use crate::objective::Problem;
+
+/// Gradient descent with a fixed learning rate `eta`.
+///
+/// ```
+/// use downhill::{driver::{run, Options}, formula::Formula, method::GradientDescent};
+/// let f = Formula::parse("x^2").unwrap();
+/// let result = run(&f, &mut GradientDescent::new(0.2), &[10.0], &Options::book(10)).unwrap();
+/// assert_eq!(format!("{:.6}", result.x[0]), "0.060466");
+/// ```
+#[derive(Clone, Debug)]
+pub struct GradientDescent {
+    /// Learning rate `η > 0`.
+    pub eta: f64,
+}
+
+impl GradientDescent {
+    /// Gradient descent with learning rate `eta`.
+    pub fn new(eta: f64) -> Self {
+        GradientDescent { eta }
+    }
+}
+
+impl Method for GradientDescent {
+    fn describe(&self) -> String {
+        format!("gradient descent (eta = {})", self.eta)
+    }
+
+    fn step(
+        &mut self,
+        _problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        for ((next, x), g) in x_next.iter_mut().zip(&state.x).zip(&state.grad) {
+            *next = x - self.eta * g;
+        }
+        Ok(StepInfo::default())
+    }
+}

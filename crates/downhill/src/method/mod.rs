@@ -1,0 +1,72 @@
+//! Optimization methods. Each is a small state plus a [`Method::step`]; the
+//! one driver loop ([`crate::driver::run`]) owns stopping, divergence checks,
+//! counting and the trace, so a new method is a new file, never a loop edit.
+
+mod gradient_descent;
+mod newton;
+
+pub use gradient_descent::GradientDescent;
+pub use newton::Newton;
+
+use crate::objective::Problem;
+
+/// What the driver knows about the current iterate `x_k`.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// Iteration number `k` (0 at the start).
+    pub iteration: usize,
+    /// The iterate `x_k`.
+    pub x: Vec<f64>,
+    /// `f(x_k)`.
+    pub f: f64,
+    /// `∇f(x_k)`.
+    pub grad: Vec<f64>,
+    /// `∇²f(x_k)` row-major, evaluated only for methods that
+    /// [need it](Method::needs_hessian); empty otherwise.
+    pub hess: Vec<f64>,
+}
+
+/// Why a method could not produce the next iterate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepFailure {
+    /// The Hessian is singular: the Newton system `H p = ∇f` has no unique solution.
+    SingularHessian,
+    /// The Hessian has a non-finite entry.
+    NonFiniteHessian,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepFailure::SingularHessian => write!(f, "the Hessian is singular"),
+            StepFailure::NonFiniteHessian => write!(f, "the Hessian is not finite"),
+        }
+    }
+}
+
+/// What a step reports besides the new iterate (kept in the trace).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepInfo {
+    /// A remark on how the step was made (e.g. a Hessian repair), if any.
+    pub note: Option<&'static str>,
+}
+
+/// An iterative minimization method: `x_{k+1} = step(x_k, state)`.
+pub trait Method {
+    /// A short description with parameters, e.g. `gradient descent (eta = 0.2)`.
+    fn describe(&self) -> String;
+
+    /// Whether the driver must evaluate `∇²f` at every iterate.
+    fn needs_hessian(&self) -> bool {
+        false
+    }
+
+    /// Writes `x_{k+1}` into `x_next` (same length as `state.x`). May evaluate
+    /// the objective through `problem` (counted), e.g. for a line search.
+    fn step(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure>;
+}

@@ -1,0 +1,283 @@
+//! Objectives `f: Rⁿ → R` with value, gradient and Hessian.
+//!
+//! Three ways to define one, none of which needs a hand-written derivative
+//! unless the user wants to write it:
+//!
+//! 1. a formula string ([`crate::formula::Formula`]), differentiated exactly;
+//! 2. a Rust closure written once over a dual-number type ([`AutoDiff`]),
+//!    differentiated automatically by `num-dual`;
+//! 3. closures with hand-written gradient and Hessian ([`Manual`]), as the
+//!    book does.
+//!
+//! Methods never see these types: they ask a [`Problem`], which counts every
+//! evaluation for the run's summary.
+
+use nalgebra::SVector;
+use num_dual::{Dual2SVec64, DualNumCopy, DualSVec64};
+use std::cell::Cell;
+
+use crate::formula::Formula;
+
+/// A twice-differentiable function `f: Rⁿ → R`.
+///
+/// Contract: `x.len() == dim()`, `grad.len() == dim()`,
+/// `hess.len() == dim() * dim()` (row-major). Implementations may return
+/// non-finite numbers; the driver turns them into a reported outcome.
+pub trait Objective {
+    /// Number of variables `n`.
+    fn dim(&self) -> usize;
+
+    /// Names of the variables, in order (used for printing: `x`, `x1`, ...).
+    fn variables(&self) -> Vec<String> {
+        default_variable_names(self.dim())
+    }
+
+    /// `f(x)`.
+    fn value(&self, x: &[f64]) -> f64;
+
+    /// `f(x)`, writing `∇f(x)` into `grad`.
+    fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64;
+
+    /// `f(x)`, writing `∇f(x)` into `grad` and `∇²f(x)` (row-major) into `hess`.
+    fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64;
+}
+
+/// `x` in one dimension, `x1, x2, ...` otherwise: the book's names.
+pub fn default_variable_names(dim: usize) -> Vec<String> {
+    if dim == 1 {
+        vec!["x".to_string()]
+    } else {
+        (1..=dim).map(|i| format!("x{i}")).collect()
+    }
+}
+
+impl Objective for Formula {
+    fn dim(&self) -> usize {
+        Formula::dim(self)
+    }
+    fn variables(&self) -> Vec<String> {
+        Formula::variables(self).to_vec()
+    }
+    fn value(&self, x: &[f64]) -> f64 {
+        Formula::value(self, x)
+    }
+    fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        Formula::value_gradient(self, x, grad)
+    }
+    fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        Formula::value_gradient_hessian(self, x, grad, hess)
+    }
+}
+
+impl<T: Objective + ?Sized> Objective for &T {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn variables(&self) -> Vec<String> {
+        (**self).variables()
+    }
+    fn value(&self, x: &[f64]) -> f64 {
+        (**self).value(x)
+    }
+    fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        (**self).value_gradient(x, grad)
+    }
+    fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        (**self).value_gradient_hessian(x, grad, hess)
+    }
+}
+
+/// A function written once, generic over the number type, and differentiated
+/// automatically with `num-dual`'s dual numbers (forward mode, exact to
+/// rounding). Rust closures cannot be generic, so the function is a type
+/// implementing this trait; wrap it in [`AutoDiff`] to get an [`Objective`].
+///
+/// ```
+/// use downhill::objective::{AutoDiff, DualFunction, Objective};
+/// use num_dual::DualNumCopy;
+///
+/// struct Book2d; // f(x) = x1² + 2 x2²
+/// impl DualFunction<2> for Book2d {
+///     fn eval<D: DualNumCopy<Primitive = f64>>(&self, x: [D; 2]) -> D {
+///         x[0] * x[0] + x[1] * x[1] * 2.0
+///     }
+/// }
+/// let f = AutoDiff::new(Book2d);
+/// let mut g = [0.0; 2];
+/// assert_eq!(f.value_gradient(&[-5.0, -2.0], &mut g), 33.0);
+/// assert_eq!(g, [-10.0, -8.0]);
+/// ```
+pub trait DualFunction<const N: usize> {
+    /// `f(x)` for any copyable dual-number type (`f64` included).
+    fn eval<D: DualNumCopy<Primitive = f64>>(&self, x: [D; N]) -> D;
+}
+
+/// Adapter turning a [`DualFunction`] into an [`Objective`]; `N` is inferred.
+#[derive(Clone, Debug)]
+pub struct AutoDiff<F, const N: usize>(F);
+
+impl<F: DualFunction<N>, const N: usize> AutoDiff<F, N> {
+    /// Wraps a generic function; derivatives come from dual numbers.
+    pub fn new(function: F) -> Self {
+        AutoDiff(function)
+    }
+}
+
+impl<F: DualFunction<N>, const N: usize> Objective for AutoDiff<F, N> {
+    fn dim(&self) -> usize {
+        N
+    }
+
+    fn value(&self, x: &[f64]) -> f64 {
+        self.0.eval(to_array(x))
+    }
+
+    fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let point = SVector::<f64, N>::from(to_array(x));
+        let (value, gradient) = num_dual::gradient(
+            |v: SVector<DualSVec64<N>, N>| self.0.eval(v.into()),
+            &point,
+        );
+        grad.copy_from_slice(gradient.as_slice());
+        value
+    }
+
+    fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        let point = SVector::<f64, N>::from(to_array(x));
+        let (value, gradient, hessian) = num_dual::hessian(
+            |v: SVector<Dual2SVec64<N>, N>| self.0.eval(v.into()),
+            &point,
+        );
+        grad.copy_from_slice(gradient.as_slice());
+        for r in 0..N {
+            for c in 0..N {
+                hess[r * N + c] = hessian[(r, c)];
+            }
+        }
+        value
+    }
+}
+
+fn to_array<const N: usize>(x: &[f64]) -> [f64; N] {
+    let mut a = [0.0; N];
+    a.copy_from_slice(x);
+    a
+}
+
+/// An objective given by closures for value, gradient and Hessian, as the
+/// book writes them (`f`, `f_grad`, `f_hess`).
+pub struct Manual<F, G, H> {
+    dim: usize,
+    value: F,
+    gradient: G,
+    hessian: H,
+}
+
+impl<F, G, H> Manual<F, G, H>
+where
+    F: Fn(&[f64]) -> f64,
+    G: Fn(&[f64], &mut [f64]),
+    H: Fn(&[f64], &mut [f64]),
+{
+    /// `value(x)`, `gradient(x, g)` writes ∇f(x), `hessian(x, h)` writes ∇²f(x) row-major.
+    pub fn new(dim: usize, value: F, gradient: G, hessian: H) -> Self {
+        Manual {
+            dim,
+            value,
+            gradient,
+            hessian,
+        }
+    }
+}
+
+impl<F, G, H> Objective for Manual<F, G, H>
+where
+    F: Fn(&[f64]) -> f64,
+    G: Fn(&[f64], &mut [f64]),
+    H: Fn(&[f64], &mut [f64]),
+{
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn value(&self, x: &[f64]) -> f64 {
+        (self.value)(x)
+    }
+    fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        (self.gradient)(x, grad);
+        (self.value)(x)
+    }
+    fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        (self.gradient)(x, grad);
+        (self.hessian)(x, hess);
+        (self.value)(x)
+    }
+}
+
+/// Evaluation counts of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Evaluations {
+    /// Function values `f(x)`.
+    pub f: usize,
+    /// Gradients `∇f(x)`.
+    pub grad: usize,
+    /// Hessians `∇²f(x)`.
+    pub hess: usize,
+}
+
+/// The objective as methods see it: every evaluation is counted.
+pub struct Problem<'a> {
+    objective: &'a dyn Objective,
+    counts: Cell<Evaluations>,
+}
+
+impl<'a> Problem<'a> {
+    /// Wraps an objective with zeroed counters.
+    pub fn new(objective: &'a dyn Objective) -> Self {
+        Problem {
+            objective,
+            counts: Cell::new(Evaluations::default()),
+        }
+    }
+
+    /// Number of variables.
+    pub fn dim(&self) -> usize {
+        self.objective.dim()
+    }
+
+    /// The wrapped objective.
+    pub fn objective(&self) -> &'a dyn Objective {
+        self.objective
+    }
+
+    /// Counts so far.
+    pub fn evaluations(&self) -> Evaluations {
+        self.counts.get()
+    }
+
+    /// `f(x)`; counts one value.
+    pub fn value(&self, x: &[f64]) -> f64 {
+        let mut c = self.counts.get();
+        c.f += 1;
+        self.counts.set(c);
+        self.objective.value(x)
+    }
+
+    /// `f(x)` and `∇f(x)`; counts one value and one gradient.
+    pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let mut c = self.counts.get();
+        c.f += 1;
+        c.grad += 1;
+        self.counts.set(c);
+        self.objective.value_gradient(x, grad)
+    }
+
+    /// `f(x)`, `∇f(x)` and `∇²f(x)`; counts one of each.
+    pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        let mut c = self.counts.get();
+        c.f += 1;
+        c.grad += 1;
+        c.hess += 1;
+        self.counts.set(c);
+        self.objective.value_gradient_hessian(x, grad, hess)
+    }
+}

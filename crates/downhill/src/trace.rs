@@ -1,0 +1,266 @@
+//! The trace of a run: one typed record per kept iteration.
+//!
+//! Iterates are stored flat (`dim` numbers per record) so that a trace of a
+//! long run costs `8·(dim + 4)` bytes per kept record and nothing else. A
+//! [`TracePolicy`] bounds the memory of very long runs: keep every record,
+//! every k-th, or only the first and the last.
+
+use serde::Serialize;
+use std::io::Write;
+
+/// Which iterations a [`Trace`] keeps. The start (iteration 0) and the final
+/// iterate are always kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TracePolicy {
+    /// Every iteration (the book's `results` list).
+    All,
+    /// Iterations `0, k, 2k, ...` plus the final one.
+    Every(usize),
+    /// Only the start and the final iterate.
+    Ends,
+}
+
+/// One iteration as stored in a [`Trace`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Record<'a> {
+    /// Iteration number `k` (0 is the start `x0`).
+    pub iteration: usize,
+    /// The iterate `x_k`.
+    pub x: &'a [f64],
+    /// `f(x_k)`.
+    pub f: f64,
+    /// `‖∇f(x_k)‖₂`.
+    pub grad_norm: f64,
+    /// `‖x_k − x_{k−1}‖₂` (0 at the start).
+    pub step_norm: f64,
+}
+
+/// Records of a run, kept according to a [`TracePolicy`].
+#[derive(Clone, Debug)]
+pub struct Trace {
+    variables: Vec<String>,
+    policy: TracePolicy,
+    iterations: Vec<usize>,
+    xs: Vec<f64>,
+    fs: Vec<f64>,
+    grad_norms: Vec<f64>,
+    step_norms: Vec<f64>,
+    /// The last record pushed, if the policy did not keep it (so it can be
+    /// appended when the run ends).
+    pending: Option<(usize, Vec<f64>, f64, f64, f64)>,
+}
+
+impl Trace {
+    /// An empty trace for the given variable names.
+    pub fn new(variables: Vec<String>, policy: TracePolicy) -> Self {
+        Trace {
+            variables,
+            policy,
+            iterations: Vec::new(),
+            xs: Vec::new(),
+            fs: Vec::new(),
+            grad_norms: Vec::new(),
+            step_norms: Vec::new(),
+            pending: None,
+        }
+    }
+
+    /// Variable names, in order.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+
+    /// Number of variables.
+    pub fn dim(&self) -> usize {
+        self.variables.len()
+    }
+
+    fn keeps(&self, iteration: usize) -> bool {
+        match self.policy {
+            TracePolicy::All => true,
+            TracePolicy::Every(k) => iteration % k.max(1) == 0,
+            TracePolicy::Ends => iteration == 0,
+        }
+    }
+
+    /// Offers a record; it is stored if the policy keeps it, otherwise held
+    /// until [`Trace::finish`] in case it is the last.
+    pub fn push(&mut self, iteration: usize, x: &[f64], f: f64, grad_norm: f64, step_norm: f64) {
+        debug_assert_eq!(x.len(), self.dim());
+        if self.keeps(iteration) {
+            self.pending = None;
+            self.store(iteration, x, f, grad_norm, step_norm);
+        } else {
+            match &mut self.pending {
+                Some(p) => {
+                    p.0 = iteration;
+                    p.1.copy_from_slice(x);
+                    p.2 = f;
+                    p.3 = grad_norm;
+                    p.4 = step_norm;
+                }
+                None => self.pending = Some((iteration, x.to_vec(), f, grad_norm, step_norm)),
+            }
+        }
+    }
+
+    fn store(&mut self, iteration: usize, x: &[f64], f: f64, grad_norm: f64, step_norm: f64) {
+        self.iterations.push(iteration);
+        self.xs.extend_from_slice(x);
+        self.fs.push(f);
+        self.grad_norms.push(grad_norm);
+        self.step_norms.push(step_norm);
+    }
+
+    /// Stores the held-back final record, if any. The driver calls this once.
+    pub fn finish(&mut self) {
+        if let Some((iteration, x, f, g, s)) = self.pending.take() {
+            self.store(iteration, &x, f, g, s);
+        }
+    }
+
+    /// Number of stored records.
+    pub fn len(&self) -> usize {
+        self.iterations.len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.iterations.is_empty()
+    }
+
+    /// The `i`-th stored record.
+    pub fn get(&self, i: usize) -> Record<'_> {
+        let d = self.dim();
+        Record {
+            iteration: self.iterations[i],
+            x: &self.xs[i * d..(i + 1) * d],
+            f: self.fs[i],
+            grad_norm: self.grad_norms[i],
+            step_norm: self.step_norms[i],
+        }
+    }
+
+    /// All stored records in order.
+    pub fn records(&self) -> impl ExactSizeIterator<Item = Record<'_>> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// The stored iterates `x_k`.
+    pub fn iterates(&self) -> impl Iterator<Item = &[f64]> + '_ {
+        self.xs.chunks_exact(self.dim().max(1))
+    }
+
+    /// Writes `iteration,<vars...>,f,grad_norm,step_norm` rows as CSV.
+    pub fn write_csv<W: Write>(&self, out: W) -> csv::Result<()> {
+        let mut writer = csv::Writer::from_writer(out);
+        let mut header = vec!["iteration".to_string()];
+        header.extend(self.variables.iter().cloned());
+        header.extend(["f", "grad_norm", "step_norm"].map(String::from));
+        writer.write_record(&header)?;
+        for r in self.records() {
+            let mut row = vec![r.iteration.to_string()];
+            row.extend(r.x.iter().map(|v| format_number(*v)));
+            row.extend([r.f, r.grad_norm, r.step_norm].map(format_number));
+            writer.write_record(&row)?;
+        }
+        writer.flush()?;
+        Ok(())
+    }
+
+    /// The records as a JSON array of objects
+    /// `{"iteration", "x": [...], "f", "grad_norm", "step_norm"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.records()
+                .map(|r| {
+                    serde_json::json!({
+                        "iteration": r.iteration,
+                        "x": r.x.iter().map(|v| json_number(*v)).collect::<Vec<_>>(),
+                        "f": json_number(r.f),
+                        "grad_norm": json_number(r.grad_norm),
+                        "step_norm": json_number(r.step_norm),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Shortest representation that reads back to the same f64 (`inf`, `-inf`, `nan` spelled out).
+pub fn format_number(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// A finite number as a JSON number; a non-finite one as the string `"inf"`,
+/// `"-inf"` or `"nan"` (JSON has no such numbers, and `null` would hide them).
+pub fn json_number(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::String(format_number(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(policy: TracePolicy, n: usize) -> Trace {
+        let mut t = Trace::new(vec!["x".into()], policy);
+        for k in 0..=n {
+            t.push(k, &[k as f64], 0.0, 0.0, 0.0);
+        }
+        t.finish();
+        t
+    }
+
+    #[test]
+    fn every_k_keeps_multiples_and_the_last() {
+        let t = filled(TracePolicy::Every(4), 10);
+        let its: Vec<usize> = t.records().map(|r| r.iteration).collect();
+        assert_eq!(its, vec![0, 4, 8, 10]);
+        assert_eq!(t.get(3).x, &[10.0]);
+    }
+
+    #[test]
+    fn ends_keeps_two_records() {
+        let t = filled(TracePolicy::Ends, 1000);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(1).iteration, 1000);
+    }
+
+    #[test]
+    fn all_keeps_everything_once() {
+        let t = filled(TracePolicy::All, 5);
+        assert_eq!(t.len(), 6);
+    }
+
+    #[test]
+    fn csv_has_header_and_rows() {
+        let t = filled(TracePolicy::All, 2);
+        let mut buf = Vec::new();
+        t.write_csv(&mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            "iteration,x,f,grad_norm,step_norm\n0,0.0,0.0,0.0,0.0\n1,1.0,0.0,0.0,0.0\n2,2.0,0.0,0.0,0.0\n"
+        );
+    }
+
+    #[test]
+    fn json_spells_out_non_finite_numbers() {
+        let mut t = Trace::new(vec!["x".into()], TracePolicy::All);
+        t.push(0, &[f64::INFINITY], f64::NAN, 1.0, 0.0);
+        let j = t.to_json();
+        assert_eq!(j[0]["x"][0], "inf");
+        assert_eq!(j[0]["f"], "nan");
+        assert_eq!(j[0]["grad_norm"], 1.0);
+    }
+}

@@ -1,0 +1,133 @@
+//! The driver's stopping rules, divergence detection, counting and errors.
+
+use downhill::driver::{run, DivergenceReason, Options, RunError, Status};
+use downhill::formula::Formula;
+use downhill::method::{GradientDescent, Newton};
+use downhill::trace::TracePolicy;
+
+fn formula(src: &str) -> Formula {
+    Formula::parse(src).unwrap()
+}
+
+#[test]
+fn eta_1_1_for_1000_steps_is_reported_as_divergence() {
+    let f = formula("x^2");
+    let options = Options { max_iterations: 1000, grad_tol: 0.0, ..Options::default() };
+    let r = run(&f, &mut GradientDescent::new(1.1), &[10.0], &options).unwrap();
+    // x_k = 10 (-1.2)^k passes the default bound 1e10 * 10 at k = 127.
+    match &r.status {
+        Status::Diverged { iteration, reason: DivergenceReason::OutOfBounds { bound, .. } } => {
+            assert_eq!(*iteration, 127);
+            assert_eq!(*bound, 1e11);
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    assert_eq!(r.iterations, 126, "the result keeps the last good iterate");
+    assert!(r.x[0].is_finite() && r.f.is_finite());
+    assert_eq!(r.status.code(), "diverged");
+}
+
+#[test]
+fn overflow_to_infinity_is_divergence_not_a_result() {
+    // x <- x - 4 x^3 from 10 grows like x^3 per step and overflows within a
+    // few steps; with the bound out of the way the overflow itself is caught.
+    let f = formula("x^4");
+    let options = Options {
+        max_iterations: 100,
+        grad_tol: 0.0,
+        max_abs_x: Some(f64::MAX),
+        ..Options::default()
+    };
+    let r = run(&f, &mut GradientDescent::new(1.0), &[10.0], &options).unwrap();
+    match &r.status {
+        Status::Diverged { iteration, reason } => {
+            assert!(*iteration < 10, "overflow happens within a few steps");
+            assert!(matches!(
+                reason,
+                DivergenceReason::NonFiniteValue | DivergenceReason::NonFiniteIterate
+            ));
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    assert!(r.x.iter().all(|v| v.is_finite()));
+    assert!(r.f.is_finite() && r.grad_norm.is_finite());
+}
+
+#[test]
+fn gradient_tolerance_stops_early_and_zero_turns_it_off() {
+    let f = formula("x^2");
+    let tol = Options { max_iterations: 1000, grad_tol: 1e-6, ..Options::default() };
+    let r = run(&f, &mut GradientDescent::new(0.2), &[10.0], &tol).unwrap();
+    assert_eq!(r.status, Status::Converged);
+    assert!(r.grad_norm <= 1e-6);
+    // |grad| = 20 * 0.6^k <= 1e-6  <=>  k >= 32.9
+    assert_eq!(r.iterations, 33);
+    let off = Options { max_iterations: 50, grad_tol: 0.0, ..Options::default() };
+    let r = run(&f, &mut GradientDescent::new(0.2), &[10.0], &off).unwrap();
+    assert_eq!(r.iterations, 50);
+    assert_eq!(r.status, Status::IterationLimit);
+}
+
+#[test]
+fn evaluations_are_counted() {
+    let f = formula("x1^2 + 2*x2^2");
+    let r = run(&f, &mut GradientDescent::new(0.1), &[-5.0, -2.0], &Options::book(20)).unwrap();
+    assert_eq!((r.evaluations.f, r.evaluations.grad, r.evaluations.hess), (21, 21, 0));
+    let r = run(&f, &mut Newton::new(1.0), &[-5.0, -2.0], &Options::book(3)).unwrap();
+    assert_eq!((r.evaluations.f, r.evaluations.grad, r.evaluations.hess), (4, 4, 4));
+}
+
+#[test]
+fn newton_in_two_dimensions_solves_the_quadratic_in_one_step() {
+    let f = formula("x1^2 + 2*x2^2 + x1*x2 - 3*x1");
+    let r = run(&f, &mut Newton::new(1.0), &[4.0, -7.0], &Options::default()).unwrap();
+    assert_eq!(r.status, Status::Converged);
+    assert_eq!(r.iterations, 1);
+    // grad = (2 x1 + x2 - 3, 4 x2 + x1) = 0  =>  x1 = 12/7, x2 = -3/7
+    assert!((r.x[0] - 12.0 / 7.0).abs() < 1e-12 && (r.x[1] + 3.0 / 7.0).abs() < 1e-12);
+}
+
+#[test]
+fn newton_with_an_indefinite_hessian_still_steps() {
+    // Saddle: H = diag(2, -2) is not positive definite; LU solves it.
+    let f = formula("x^2 - y^2");
+    let r = run(&f, &mut Newton::new(1.0), &[1.0, 1.0], &Options::default()).unwrap();
+    assert_eq!(r.status, Status::Converged);
+    assert_eq!(r.x, vec![0.0, 0.0]);
+}
+
+#[test]
+fn singular_hessian_is_a_reported_outcome() {
+    let f = formula("x^3");
+    // f''(0) = 0 at the start.
+    let r = run(&f, &mut Newton::new(1.0), &[0.0], &Options::book(5)).unwrap();
+    // The gradient is 0 too, but with the tolerance off the step is tried.
+    assert_eq!(r.status.code(), "method_failed");
+    assert_eq!(r.status.iteration(), Some(1));
+    let g = formula("x1^2 + 0*x2");
+    let r = run(&g, &mut Newton::new(1.0), &[1.0, 1.0], &Options::default()).unwrap();
+    assert!(matches!(r.status, Status::MethodFailed { .. }), "{:?}", r.status);
+}
+
+#[test]
+fn bad_starts_are_errors_not_runs() {
+    let f = formula("x1^2 + x2^2");
+    let e = run(&f, &mut GradientDescent::new(0.1), &[1.0], &Options::default()).unwrap_err();
+    assert_eq!(e, RunError::DimensionMismatch { expected: 2, given: 1 });
+    assert!(e.to_string().contains("1 value but the objective has 2 variables"));
+    let g = formula("log(x)");
+    let e = run(&g, &mut GradientDescent::new(0.1), &[-1.0], &Options::default()).unwrap_err();
+    assert_eq!(e, RunError::NotFiniteAtStart { what: "value" });
+    let e = run(&g, &mut GradientDescent::new(0.1), &[f64::NAN], &Options::default()).unwrap_err();
+    assert_eq!(e, RunError::NonFiniteStart);
+}
+
+#[test]
+fn trace_policy_bounds_the_records() {
+    let f = formula("x^2");
+    let options = Options { max_iterations: 10_000, grad_tol: 0.0, trace: TracePolicy::Every(1000), ..Options::default() };
+    let r = run(&f, &mut GradientDescent::new(0.001), &[1.0], &options).unwrap();
+    assert_eq!(r.trace.len(), 11);
+    assert_eq!(r.trace.get(10).iteration, 10_000);
+    assert_eq!(r.trace.get(10).x, r.x.as_slice());
+}
