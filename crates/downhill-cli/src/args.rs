@@ -96,9 +96,9 @@ fn parse_point(s: &str) -> Result<Point, String> {
             let t = part.trim();
             match t.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(v),
-                Ok(_) => Err(format!("value {} ('{t}') is not a finite number", i + 1)),
+                Ok(_) => Err(format!("'{t}' is not a finite number (value {} of the list)", i + 1)),
                 Err(_) => Err(format!(
-                    "value {} ('{t}') is not a number; expected numbers separated by commas, e.g. -5,-2",
+                    "'{t}' is not a number (value {} of the list); expected numbers separated by commas, e.g. -5,-2",
                     i + 1
                 )),
             }
@@ -139,7 +139,9 @@ mod tests {
     fn points_parse_with_signs_and_spaces() {
         assert_eq!(parse_point("-5, -2").unwrap().0, vec![-5.0, -2.0]);
         assert_eq!(parse_point("1e-3").unwrap().0, vec![1e-3]);
-        assert!(parse_point("abc").unwrap_err().contains("'abc' is not a number"));
+        assert!(parse_point("abc")
+            .unwrap_err()
+            .contains("'abc' is not a number"));
         assert!(parse_point("1,,2").is_err());
         assert!(parse_point("inf").is_err());
         assert!(parse_point("").is_err());

@@ -21,7 +21,7 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
         }
         None => Formula::parse(&args.formula),
     }
-    .map_err(|e| UserError(format!("invalid --formula: {e}\n{}", indent(&e.render()))))?;
+    .map_err(formula_error)?;
 
     let x0 = &args.x0.0;
     if x0.len() != formula.dim() {
@@ -169,9 +169,19 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// One line saying what and where, then the formula with carets under the
+/// offending characters. Errors without a position (bad `--vars`) have no carets.
+fn formula_error(e: downhill::formula::FormulaError) -> UserError {
+    if e.span.is_empty() {
+        return UserError(format!("invalid --vars or --formula: {}", e.message));
+    }
+    let width = e.span.len().max(1);
+    UserError(format!(
+        "invalid --formula at column {}: {}\n  {}\n  {}{}",
+        e.span.start + 1,
+        e.message,
+        e.source,
+        " ".repeat(e.span.start),
+        "^".repeat(width)
+    ))
 }

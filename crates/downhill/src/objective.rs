@@ -134,10 +134,8 @@ impl<F: DualFunction<N>, const N: usize> Objective for AutoDiff<F, N> {
 
     fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
         let point = SVector::<f64, N>::from(to_array(x));
-        let (value, gradient) = num_dual::gradient(
-            |v: SVector<DualSVec64<N>, N>| self.0.eval(v.into()),
-            &point,
-        );
+        let (value, gradient) =
+            num_dual::gradient(|v: SVector<DualSVec64<N>, N>| self.0.eval(v.into()), &point);
         grad.copy_from_slice(gradient.as_slice());
         value
     }

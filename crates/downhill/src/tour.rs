@@ -311,7 +311,11 @@ pub fn render_text(sections: &[Section], figures: Option<&Path>) -> String {
                     "   ({} after {} iteration{})\n",
                     outcome.result.status,
                     outcome.result.iterations,
-                    if outcome.result.iterations == 1 { "" } else { "s" }
+                    if outcome.result.iterations == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
                 ));
             }
             out.push_str(&format!("   {}\n", e.lesson));

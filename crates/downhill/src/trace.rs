@@ -78,7 +78,7 @@ impl Trace {
     fn keeps(&self, iteration: usize) -> bool {
         match self.policy {
             TracePolicy::All => true,
-            TracePolicy::Every(k) => iteration % k.max(1) == 0,
+            TracePolicy::Every(k) => iteration.is_multiple_of(k.max(1)),
             TracePolicy::Ends => iteration == 0,
         }
     }

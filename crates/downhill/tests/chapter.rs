@@ -44,13 +44,23 @@ fn gd_eta_1_1_too_large() {
 
 #[test]
 fn gd_local_minimum() {
-    let r = run_formula("x*cos(0.15*pi*x)", &mut GradientDescent::new(2.0), &[10.0], 10);
+    let r = run_formula(
+        "x*cos(0.15*pi*x)",
+        &mut GradientDescent::new(2.0),
+        &[10.0],
+        10,
+    );
     assert_eq!(last_line(&r), "epoch 10, x: -1.528166");
 }
 
 #[test]
 fn gd_2d_prints_twenty_lines() {
-    let r = run_formula("x1^2 + 2*x2^2", &mut GradientDescent::new(0.1), &[-5.0, -2.0], 20);
+    let r = run_formula(
+        "x1^2 + 2*x2^2",
+        &mut GradientDescent::new(0.1),
+        &[-5.0, -2.0],
+        20,
+    );
     let lines: Vec<String> = r
         .trace
         .records()
@@ -124,11 +134,23 @@ fn hand_written_derivatives_give_the_same_lines() {
         (1.1, "epoch 10, x: 61.917364"),
     ];
     for (eta, expected) in cases {
-        let r = run(&square, &mut GradientDescent::new(eta), &[10.0], &Options::book(10)).unwrap();
+        let r = run(
+            &square,
+            &mut GradientDescent::new(eta),
+            &[10.0],
+            &Options::book(10),
+        )
+        .unwrap();
         assert_eq!(last_line(&r), expected);
     }
     let cos = book_cos();
-    let r = run(&cos, &mut GradientDescent::new(2.0), &[10.0], &Options::book(10)).unwrap();
+    let r = run(
+        &cos,
+        &mut GradientDescent::new(2.0),
+        &[10.0],
+        &Options::book(10),
+    )
+    .unwrap();
     assert_eq!(last_line(&r), "epoch 10, x: -1.528166");
     let r = run(&cos, &mut Newton::new(1.0), &[10.0], &Options::book(10)).unwrap();
     assert_eq!(last_line(&r), "epoch 10, x: 26.834133");
@@ -154,7 +176,13 @@ fn hand_written_derivatives_give_the_same_lines() {
         },
         |_: &[f64], h: &mut [f64]| h.copy_from_slice(&[2.0, 0.0, 0.0, 4.0]),
     );
-    let r = run(&book_2d, &mut GradientDescent::new(0.1), &[-5.0, -2.0], &Options::book(20)).unwrap();
+    let r = run(
+        &book_2d,
+        &mut GradientDescent::new(0.1),
+        &[-5.0, -2.0],
+        &Options::book(20),
+    )
+    .unwrap();
     assert_eq!(last_line(&r), "epoch 20, x1: -0.057646, x2: -0.000073");
 }
 
@@ -163,9 +191,24 @@ fn formula_iterates_agree_with_hand_written_ones() {
     // Automatic derivatives are exact: the whole gd-local-min path agrees
     // with the hand-written derivative to rounding.
     let f = Formula::parse("x*cos(0.15*pi*x)").unwrap();
-    let a = run(&f, &mut GradientDescent::new(2.0), &[10.0], &Options::book(10)).unwrap();
-    let b = run(&book_cos(), &mut GradientDescent::new(2.0), &[10.0], &Options::book(10)).unwrap();
+    let a = run(
+        &f,
+        &mut GradientDescent::new(2.0),
+        &[10.0],
+        &Options::book(10),
+    )
+    .unwrap();
+    let b = run(
+        &book_cos(),
+        &mut GradientDescent::new(2.0),
+        &[10.0],
+        &Options::book(10),
+    )
+    .unwrap();
     for (p, q) in a.trace.iterates().zip(b.trace.iterates()) {
-        assert!((p[0] - q[0]).abs() <= 1e-9 * (1.0 + q[0].abs()), "{p:?} vs {q:?}");
+        assert!(
+            (p[0] - q[0]).abs() <= 1e-9 * (1.0 + q[0].abs()),
+            "{p:?} vs {q:?}"
+        );
     }
 }

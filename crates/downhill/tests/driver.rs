@@ -12,11 +12,18 @@ fn formula(src: &str) -> Formula {
 #[test]
 fn eta_1_1_for_1000_steps_is_reported_as_divergence() {
     let f = formula("x^2");
-    let options = Options { max_iterations: 1000, grad_tol: 0.0, ..Options::default() };
+    let options = Options {
+        max_iterations: 1000,
+        grad_tol: 0.0,
+        ..Options::default()
+    };
     let r = run(&f, &mut GradientDescent::new(1.1), &[10.0], &options).unwrap();
     // x_k = 10 (-1.2)^k passes the default bound 1e10 * 10 at k = 127.
     match &r.status {
-        Status::Diverged { iteration, reason: DivergenceReason::OutOfBounds { bound, .. } } => {
+        Status::Diverged {
+            iteration,
+            reason: DivergenceReason::OutOfBounds { bound, .. },
+        } => {
             assert_eq!(*iteration, 127);
             assert_eq!(*bound, 1e11);
         }
@@ -56,13 +63,21 @@ fn overflow_to_infinity_is_divergence_not_a_result() {
 #[test]
 fn gradient_tolerance_stops_early_and_zero_turns_it_off() {
     let f = formula("x^2");
-    let tol = Options { max_iterations: 1000, grad_tol: 1e-6, ..Options::default() };
+    let tol = Options {
+        max_iterations: 1000,
+        grad_tol: 1e-6,
+        ..Options::default()
+    };
     let r = run(&f, &mut GradientDescent::new(0.2), &[10.0], &tol).unwrap();
     assert_eq!(r.status, Status::Converged);
     assert!(r.grad_norm <= 1e-6);
     // |grad| = 20 * 0.6^k <= 1e-6  <=>  k >= 32.9
     assert_eq!(r.iterations, 33);
-    let off = Options { max_iterations: 50, grad_tol: 0.0, ..Options::default() };
+    let off = Options {
+        max_iterations: 50,
+        grad_tol: 0.0,
+        ..Options::default()
+    };
     let r = run(&f, &mut GradientDescent::new(0.2), &[10.0], &off).unwrap();
     assert_eq!(r.iterations, 50);
     assert_eq!(r.status, Status::IterationLimit);
@@ -71,10 +86,22 @@ fn gradient_tolerance_stops_early_and_zero_turns_it_off() {
 #[test]
 fn evaluations_are_counted() {
     let f = formula("x1^2 + 2*x2^2");
-    let r = run(&f, &mut GradientDescent::new(0.1), &[-5.0, -2.0], &Options::book(20)).unwrap();
-    assert_eq!((r.evaluations.f, r.evaluations.grad, r.evaluations.hess), (21, 21, 0));
+    let r = run(
+        &f,
+        &mut GradientDescent::new(0.1),
+        &[-5.0, -2.0],
+        &Options::book(20),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.evaluations.f, r.evaluations.grad, r.evaluations.hess),
+        (21, 21, 0)
+    );
     let r = run(&f, &mut Newton::new(1.0), &[-5.0, -2.0], &Options::book(3)).unwrap();
-    assert_eq!((r.evaluations.f, r.evaluations.grad, r.evaluations.hess), (4, 4, 4));
+    assert_eq!(
+        (r.evaluations.f, r.evaluations.grad, r.evaluations.hess),
+        (4, 4, 4)
+    );
 }
 
 #[test]
@@ -106,26 +133,61 @@ fn singular_hessian_is_a_reported_outcome() {
     assert_eq!(r.status.iteration(), Some(1));
     let g = formula("x1^2 + 0*x2");
     let r = run(&g, &mut Newton::new(1.0), &[1.0, 1.0], &Options::default()).unwrap();
-    assert!(matches!(r.status, Status::MethodFailed { .. }), "{:?}", r.status);
+    assert!(
+        matches!(r.status, Status::MethodFailed { .. }),
+        "{:?}",
+        r.status
+    );
 }
 
 #[test]
 fn bad_starts_are_errors_not_runs() {
     let f = formula("x1^2 + x2^2");
-    let e = run(&f, &mut GradientDescent::new(0.1), &[1.0], &Options::default()).unwrap_err();
-    assert_eq!(e, RunError::DimensionMismatch { expected: 2, given: 1 });
-    assert!(e.to_string().contains("1 value but the objective has 2 variables"));
+    let e = run(
+        &f,
+        &mut GradientDescent::new(0.1),
+        &[1.0],
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        RunError::DimensionMismatch {
+            expected: 2,
+            given: 1
+        }
+    );
+    assert!(e
+        .to_string()
+        .contains("1 value but the objective has 2 variables"));
     let g = formula("log(x)");
-    let e = run(&g, &mut GradientDescent::new(0.1), &[-1.0], &Options::default()).unwrap_err();
+    let e = run(
+        &g,
+        &mut GradientDescent::new(0.1),
+        &[-1.0],
+        &Options::default(),
+    )
+    .unwrap_err();
     assert_eq!(e, RunError::NotFiniteAtStart { what: "value" });
-    let e = run(&g, &mut GradientDescent::new(0.1), &[f64::NAN], &Options::default()).unwrap_err();
+    let e = run(
+        &g,
+        &mut GradientDescent::new(0.1),
+        &[f64::NAN],
+        &Options::default(),
+    )
+    .unwrap_err();
     assert_eq!(e, RunError::NonFiniteStart);
 }
 
 #[test]
 fn trace_policy_bounds_the_records() {
     let f = formula("x^2");
-    let options = Options { max_iterations: 10_000, grad_tol: 0.0, trace: TracePolicy::Every(1000), ..Options::default() };
+    let options = Options {
+        max_iterations: 10_000,
+        grad_tol: 0.0,
+        trace: TracePolicy::Every(1000),
+        ..Options::default()
+    };
     let r = run(&f, &mut GradientDescent::new(0.001), &[1.0], &options).unwrap();
     assert_eq!(r.trace.len(), 11);
     assert_eq!(r.trace.get(10).iteration, 10_000);

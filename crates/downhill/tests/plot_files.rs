@@ -12,11 +12,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "downhill-plot-{}-{}",
-            std::process::id(),
-            name
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("downhill-plot-{}-{}", std::process::id(), name));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -72,9 +69,11 @@ fn svg_text(path: &Path) -> String {
 
 /// Whether the SVG has a `<text>` element whose content is `label`.
 fn has_text(svg: &str, label: &str) -> bool {
-    svg.split("<text")
-        .skip(1)
-        .any(|t| t.split_once('>').map(|(_, rest)| rest.trim_start().starts_with(&format!("{label}\n</text>"))) == Some(true))
+    svg.split("<text").skip(1).any(|t| {
+        t.split_once('>')
+            .map(|(_, rest)| rest.trim_start().starts_with(&format!("{label}\n</text>")))
+            == Some(true)
+    })
 }
 
 #[test]
@@ -106,7 +105,10 @@ fn path_2d_writes_svg_and_png() {
     let svg = dir.file("gd2d.svg");
     path_2d(&bowl, &gd_2d(0.1), &ContourSpec::book_default(), None, &svg).unwrap();
     let text = svg_text(&svg);
-    assert!(has_text(&text, "x1") && has_text(&text, "x2"), "axis labels");
+    assert!(
+        has_text(&text, "x1") && has_text(&text, "x2"),
+        "axis labels"
+    );
     let upper = text.to_ascii_uppercase();
     assert!(upper.contains("#FF7F0E"), "path colour");
     assert!(upper.contains("#1F77B4"), "contour colour");
@@ -126,7 +128,10 @@ fn unsupported_extensions_are_errors() {
         let p = dir.file(name);
         let err = trace_1d(&square, &gd_1d(), None, &p).unwrap_err();
         assert!(err.message.contains(&p.display().to_string()), "{err}");
-        assert!(err.to_string().starts_with("cannot write figure '"), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot write figure '"),
+            "{err}"
+        );
         let err = path_2d(&bowl, &gd_2d(0.1), &ContourSpec::book_default(), None, &p);
         assert!(err.is_err());
         assert!(!p.exists(), "nothing written for {name}");
@@ -148,8 +153,7 @@ fn unwritable_paths_are_errors() {
         let p = dir.file(name);
         let err = trace_1d(&square, &gd_1d(), None, &p).unwrap_err();
         assert!(err.message.contains(&p.display().to_string()), "{err}");
-        let err = path_2d(&bowl, &gd_2d(0.1), &ContourSpec::book_default(), None, &p)
-            .unwrap_err();
+        let err = path_2d(&bowl, &gd_2d(0.1), &ContourSpec::book_default(), None, &p).unwrap_err();
         assert!(err.message.contains(&p.display().to_string()), "{err}");
     }
     // A directory where the file should go.
@@ -208,13 +212,51 @@ fn diverging_and_non_finite_data_do_not_panic() {
 
         // η = 0.6 diverges out of the window; add junk points.
         let mut path = gd_2d(0.6);
-        path.extend([[f64::NAN, 0.0], [1e300, -1e300], [f64::MAX, f64::MIN], [0.0, 0.0]]);
+        path.extend([
+            [f64::NAN, 0.0],
+            [1e300, -1e300],
+            [f64::MAX, f64::MIN],
+            [0.0, 0.0],
+        ]);
         let holes = |a: f64, b: f64| if a > 0.0 { f64::NAN } else { bowl(a, b) };
         let spec = ContourSpec::book_default();
-        path_2d(&holes, &path, &spec, None, &dir.file(&format!("wild2d.{ext}"))).unwrap();
+        path_2d(
+            &holes,
+            &path,
+            &spec,
+            None,
+            &dir.file(&format!("wild2d.{ext}")),
+        )
+        .unwrap();
+        // A window around points near ±f64::MAX does not fit in f64: an
+        // error, not a panic. Around 1e300 it still works.
         let around = ContourSpec::around(&path, ("x1", "x2"));
-        path_2d(&bowl, &path, &around, None, &dir.file(&format!("around.{ext}"))).unwrap();
-        path_2d(&|_, _| 1.0, &[[0.0, 0.0]], &spec, None, &dir.file(&format!("flat2d.{ext}"))).unwrap();
+        assert!(path_2d(
+            &bowl,
+            &path,
+            &around,
+            None,
+            &dir.file(&format!("max.{ext}"))
+        )
+        .is_err());
+        let far = [[-5.0, -2.0], [1e300, -1e300], [f64::NAN, 1.0]];
+        let around = ContourSpec::around(&far, ("x1", "x2"));
+        path_2d(
+            &bowl,
+            &far,
+            &around,
+            None,
+            &dir.file(&format!("around.{ext}")),
+        )
+        .unwrap();
+        path_2d(
+            &|_, _| 1.0,
+            &[[0.0, 0.0]],
+            &spec,
+            None,
+            &dir.file(&format!("flat2d.{ext}")),
+        )
+        .unwrap();
     }
 }
 
@@ -226,8 +268,13 @@ fn contour_lines_lie_on_their_level_and_stop_at_the_border() {
     let (lo1, hi1) = (grid.x1[0], *grid.x1.last().unwrap());
     let (lo2, hi2) = (grid.x2[0], *grid.x2.last().unwrap());
     let on_border = |p: [f64; 2]| {
-        [(p[0] - lo1).abs(), (p[0] - hi1).abs(), (p[1] - lo2).abs(), (p[1] - hi2).abs()]
-            .map(|d| d < 1e-9)
+        [
+            (p[0] - lo1).abs(),
+            (p[0] - hi1).abs(),
+            (p[1] - lo2).abs(),
+            (p[1] - hi2).abs(),
+        ]
+        .map(|d| d < 1e-9)
     };
     let levels = [0.5, 3.0, 8.0, 20.0, 33.3, 48.0];
     for level in levels {
@@ -256,19 +303,31 @@ fn contour_lines_lie_on_their_level_and_stop_at_the_border() {
             }
         }
     }
-    // Small levels are whole ellipses inside the window: closed rings.
-    for level in [0.5, 3.0] {
+    // Small levels are whole ellipses inside the window (x1 <= 0.9): closed
+    // rings.
+    for level in [0.3, 0.5] {
         let lines = isolines(&grid, level);
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].first(), lines[0].last(), "closed");
     }
-    // Level 8 leaves through the top border (x2 = 0.9): one open line with
-    // both ends on the border.
-    let lines = isolines(&grid, 8.0);
+    // Levels 3 and 8 leave the window (through the top and the right
+    // border): one open line each, both ends on the border, not split in two
+    // at the ring's seam.
+    for level in [3.0, 8.0] {
+        let lines = isolines(&grid, level);
+        assert_eq!(lines.len(), 1, "level {level}");
+        for line in &lines {
+            assert!(on_border(line[0]).iter().any(|&b| b));
+            assert!(on_border(*line.last().unwrap()).iter().any(|&b| b));
+        }
+    }
+    // An ellipse cut by the right border only, around a maximum, whose
+    // marching-squares ring starts inside the window: still one line.
+    let cap = |a: f64, b: f64| -((a - 0.5).powi(2) + 2.0 * (b + 1.0).powi(2));
+    let grid = Grid::sample(&cap, &spec).unwrap();
+    let lines = isolines(&grid, -1.0);
     assert_eq!(lines.len(), 1);
-    let line = &lines[0];
-    assert!(on_border(line[0]).iter().any(|&b| b));
-    assert!(on_border(*line.last().unwrap()).iter().any(|&b| b));
+    assert!(on_border(lines[0][0])[1] && on_border(*lines[0].last().unwrap())[1]);
 }
 
 #[test]

@@ -139,7 +139,11 @@ pub fn run_observed(
         x: x0.to_vec(),
         f: 0.0,
         grad: vec![0.0; n],
-        hess: if needs_hessian { vec![0.0; n * n] } else { Vec::new() },
+        hess: if needs_hessian {
+            vec![0.0; n * n]
+        } else {
+            Vec::new()
+        },
     };
     evaluate(&problem, &mut state, needs_hessian);
     if !state.f.is_finite() {

@@ -42,14 +42,14 @@ impl Options {
     }
 
     pub(crate) fn validate(&self) -> Result<(), RunError> {
-        if !(self.grad_tol >= 0.0) {
+        if self.grad_tol.is_nan() || self.grad_tol < 0.0 {
             return Err(RunError::InvalidOption(format!(
                 "the gradient tolerance must be a number >= 0, got {}",
                 self.grad_tol
             )));
         }
         if let Some(bound) = self.max_abs_x {
-            if !(bound > 0.0) {
+            if bound.is_nan() || bound <= 0.0 {
                 return Err(RunError::InvalidOption(format!(
                     "the divergence bound must be > 0, got {bound}"
                 )));

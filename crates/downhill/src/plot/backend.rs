@@ -123,7 +123,8 @@ pub(crate) fn render(fig: &Figure, path: &Path) -> Result<(), PlotError> {
 }
 
 fn check_window(w: Window) -> Result<(), String> {
-    let ok = |(lo, hi): (f64, f64)| lo.is_finite() && hi.is_finite() && (hi - lo).is_finite() && lo < hi;
+    let ok =
+        |(lo, hi): (f64, f64)| lo.is_finite() && hi.is_finite() && (hi - lo).is_finite() && lo < hi;
     if ok(w.x) && ok(w.y) {
         Ok(())
     } else {
@@ -336,8 +337,14 @@ impl Coverage {
         let reach = half + 1.0;
         let clampx = |v: f64| v.clamp(0.0, (self.w - 1) as f64) as usize;
         let clampy = |v: f64| v.clamp(0.0, (self.h - 1) as f64) as usize;
-        let (x0, x1) = (clampx((a.0.min(b.0) - reach).floor()), clampx((a.0.max(b.0) + reach).ceil()));
-        let (y0, y1) = (clampy((a.1.min(b.1) - reach).floor()), clampy((a.1.max(b.1) + reach).ceil()));
+        let (x0, x1) = (
+            clampx((a.0.min(b.0) - reach).floor()),
+            clampx((a.0.max(b.0) + reach).ceil()),
+        );
+        let (y0, y1) = (
+            clampy((a.1.min(b.1) - reach).floor()),
+            clampy((a.1.max(b.1) + reach).ceil()),
+        );
         let d = (b.0 - a.0, b.1 - a.1);
         let len2 = d.0 * d.0 + d.1 * d.1;
         for y in y0..=y1 {
@@ -464,7 +471,8 @@ fn draw<DB: DrawingBackend>(
                         stroke_width: m.ipx(LINE_PT) as u32,
                     };
                     for piece in pieces {
-                        let exact: Vec<(f64, f64)> = piece.iter().map(|&p| lay.px(win, p)).collect();
+                        let exact: Vec<(f64, f64)> =
+                            piece.iter().map(|&p| lay.px(win, p)).collect();
                         let mut pixels: Vec<(i32, i32)> =
                             simplify(&exact, 0.5).into_iter().map(round).collect();
                         pixels.dedup();
@@ -487,7 +495,8 @@ fn draw<DB: DrawingBackend>(
                     cov.blend(root, *color)?;
                 } else {
                     for &p in inside {
-                        let circle = Circle::new(round(lay.px(win, p)), r.round() as i32, color.filled());
+                        let circle =
+                            Circle::new(round(lay.px(win, p)), r.round() as i32, color.filled());
                         root.draw(&circle).map_err(|e| e.to_string())?;
                     }
                 }
@@ -510,17 +519,38 @@ fn draw<DB: DrawingBackend>(
     for (&x, label) in lay.x_ticks.iter().zip(&lay.x_labels) {
         let px = lay.px_x(win, x);
         bar(root, (px, b), (px, b + tick_len), thin, BLACK)?;
-        text(root, &m, label, FONT_PT, HPos::Center, (px, b + label_gap + CAP_EM * em))?;
+        text(
+            root,
+            &m,
+            label,
+            FONT_PT,
+            HPos::Center,
+            (px, b + label_gap + CAP_EM * em),
+        )?;
     }
     for (&y, label) in lay.y_ticks.iter().zip(&lay.y_labels) {
         let py = lay.px_y(win, y);
         bar(root, (l - tick_len, py), (l, py), thin, BLACK)?;
-        text(root, &m, label, FONT_PT, HPos::Right, (l - label_gap, py + CAP_EM * em / 2.0))?;
+        text(
+            root,
+            &m,
+            label,
+            FONT_PT,
+            HPos::Right,
+            (l - label_gap, py + CAP_EM * em / 2.0),
+        )?;
     }
 
     // Axis labels and title.
     let x_label_top = b + label_gap + CAP_EM * em + m.px(LABEL_PAD_PT);
-    text(root, &m, &fig.x_label, FONT_PT, HPos::Center, ((l + r) / 2.0, x_label_top + ASCENT_EM * em))?;
+    text(
+        root,
+        &m,
+        &fig.x_label,
+        FONT_PT,
+        HPos::Center,
+        ((l + r) / 2.0, x_label_top + ASCENT_EM * em),
+    )?;
     let widest = lay
         .y_labels
         .iter()
@@ -540,7 +570,14 @@ fn draw<DB: DrawingBackend>(
     .map_err(|e| e.to_string())?;
     if let Some(title) = &fig.title {
         let baseline = tp - m.px(TITLE_PAD_PT) - DESCENT_EM * m.px(TITLE_PT);
-        text(root, &m, title, TITLE_PT, HPos::Center, ((l + r) / 2.0, baseline))?;
+        text(
+            root,
+            &m,
+            title,
+            TITLE_PT,
+            HPos::Center,
+            ((l + r) / 2.0, baseline),
+        )?;
     }
     Ok(())
 }

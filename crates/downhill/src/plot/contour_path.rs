@@ -60,7 +60,9 @@ impl ContourSpec {
     /// to at least 1e-6·max(1, |centre|) (a path along one axis still gets a
     /// readable window), then padded by 10% of its size at both ends; the
     /// longer side is cut into 100 steps; automatic levels. Without a finite
-    /// point this is the book's window with the given labels.
+    /// point this is the book's window with the given labels. (Points near
+    /// ±f64::MAX give a window that does not fit in f64; [`Grid::sample`] and
+    /// [`super::path_2d`] then report an error.)
     pub fn around(path: &[[f64; 2]], labels: (&str, &str)) -> Self {
         let labels = (labels.0.to_string(), labels.1.to_string());
         let finite: Vec<[f64; 2]> = path
@@ -74,21 +76,23 @@ impl ContourSpec {
                 ..ContourSpec::book_default()
             };
         }
+        // Centres and half-widths from halves, so that no sum overflows.
         let bounds = |k: usize| {
             let lo = finite.iter().map(|p| p[k]).fold(f64::INFINITY, f64::min);
-            let hi = finite.iter().map(|p| p[k]).fold(f64::NEG_INFINITY, f64::max);
-            (lo / 2.0 + hi / 2.0, hi - lo)
+            let hi = finite
+                .iter()
+                .map(|p| p[k])
+                .fold(f64::NEG_INFINITY, f64::max);
+            (lo / 2.0 + hi / 2.0, hi / 2.0 - lo / 2.0)
         };
-        let ((c1, w1), (c2, w2)) = (bounds(0), bounds(1));
-        let longer = w1.max(w2);
-        let span = |centre: f64, width: f64| {
-            let width = width
-                .max(longer / 10.0)
-                .max(1e-6 * centre.abs().max(1.0));
-            (centre - 0.6 * width, centre + 0.6 * width)
+        let ((c1, h1), (c2, h2)) = (bounds(0), bounds(1));
+        let longer = h1.max(h2);
+        let half = |centre: f64, half: f64| {
+            half.max(longer / 10.0).max(0.5e-6 * centre.abs().max(1.0)) * 1.2
         };
-        let (x1_range, x2_range) = (span(c1, w1), span(c2, w2));
-        let step = (x1_range.1 - x1_range.0).max(x2_range.1 - x2_range.0) / 100.0;
+        let (h1, h2) = (half(c1, h1), half(c2, h2));
+        let (x1_range, x2_range) = ((c1 - h1, c1 + h1), (c2 - h2, c2 + h2));
+        let step = h1.max(h2) * 2.0 / 100.0;
         ContourSpec {
             x1_range,
             x2_range,
@@ -208,6 +212,18 @@ pub fn isolines(grid: &Grid, level: f64) -> Vec<Vec<[f64; 2]>> {
         for ring in geometry.0 {
             let mut raw: Vec<[f64; 2]> = ring.0.iter().map(|c| [c.x, c.y]).collect();
             raw.dedup();
+            // A closed ring that will be cut: start it just after a cut, so
+            // that no piece is split in two at the ring's seam.
+            if raw.len() > 2 && raw.first() == raw.last() {
+                if let Some(k) = raw.windows(2).position(|s| !real_cell(s[0], s[1])) {
+                    let n = raw.len() - 1;
+                    raw = raw[k + 1..=n]
+                        .iter()
+                        .chain(&raw[1..=k + 1])
+                        .copied()
+                        .collect();
+                }
+            }
             let mut current: Vec<[f64; 2]> = Vec::new();
             for pair in raw.windows(2) {
                 if real_cell(pair[0], pair[1]) {

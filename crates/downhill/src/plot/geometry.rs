@@ -87,8 +87,8 @@ impl Window {
     }
 }
 
-/// Ramer–Douglas–Peucker: drops points that lie within `tol` of the line
-/// through their kept neighbours (the ends are always kept). Keeps SVG files
+/// Ramer–Douglas–Peucker: drops points that lie within `tol` of the segment
+/// between their kept neighbours (the ends are always kept). Keeps SVG files
 /// small: a 4000-sample curve becomes a few hundred points, invisibly.
 pub(crate) fn simplify(points: &[(f64, f64)], tol: f64) -> Vec<(f64, f64)> {
     if points.len() < 3 {
@@ -100,15 +100,18 @@ pub(crate) fn simplify(points: &[(f64, f64)], tol: f64) -> Vec<(f64, f64)> {
     let mut stack = vec![(0, points.len() - 1)];
     while let Some((i, j)) = stack.pop() {
         let (a, b) = (points[i], points[j]);
+        // Distance to the segment, not the line: a point beyond an end (a
+        // path that turns back) is a corner to keep.
         let d = (b.0 - a.0, b.1 - a.1);
-        let len = (d.0 * d.0 + d.1 * d.1).sqrt();
+        let len2 = d.0 * d.0 + d.1 * d.1;
         let dist = |p: (f64, f64)| {
             let v = (p.0 - a.0, p.1 - a.1);
-            if len > 0.0 {
-                (v.0 * d.1 - v.1 * d.0).abs() / len
+            let t = if len2 > 0.0 {
+                ((v.0 * d.0 + v.1 * d.1) / len2).clamp(0.0, 1.0)
             } else {
-                (v.0 * v.0 + v.1 * v.1).sqrt()
-            }
+                0.0
+            };
+            (v.0 - t * d.0).hypot(v.1 - t * d.1)
         };
         let far = (i + 1..j)
             .map(|k| (k, dist(points[k])))

@@ -64,7 +64,10 @@ impl ImageFormat {
     /// assert!(ImageFormat::from_path(Path::new("b.jpg")).is_err());
     /// ```
     pub fn from_path(p: &Path) -> Result<ImageFormat, PlotError> {
-        let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         match ext.as_deref() {
             Some("svg") => Ok(ImageFormat::Svg),
             Some("png") => Ok(ImageFormat::Png),
@@ -72,10 +75,7 @@ impl ImageFormat {
                 p,
                 format!("unsupported extension '.{other}' (use .svg or .png)"),
             )),
-            None => Err(PlotError::new(
-                p,
-                "no file extension (use .svg or .png)",
-            )),
+            None => Err(PlotError::new(p, "no file extension (use .svg or .png)")),
         }
     }
 }
