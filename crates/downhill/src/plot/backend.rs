@@ -8,8 +8,9 @@
 //! `AutoLocator` tick values, labels without a forced ".0", a tight layout
 //! around the tick labels) and the chart builder can give none of these
 //! without fighting it; lines also have to be clipped before plotters sees
-//! them (see [`super::geometry`]). plotters still does the rasterising, the
-//! SVG writing and the text (DejaVu Sans, embedded, through `ab_glyph`).
+//! them (see [`super::geometry`]). plotters does the SVG writing, the text
+//! (DejaVu Sans, embedded, through `ab_glyph`) and the bitmap's rectangles;
+//! PNG lines and markers go through the antialiasing [`Coverage`] below.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -230,6 +231,31 @@ impl Layout {
         ((len_px / (em_px * per_label)).floor() as usize).clamp(1, 9)
     }
 
+    /// x ticks and labels for an axis `len` pixels long: matplotlib's bin
+    /// count, lowered while neighbouring labels would overlap (long labels
+    /// such as "−0.0004" need more room than the 3-em rule gives).
+    fn x_axis(fig: &Figure, m: &Metrics, len: f64) -> (Vec<f64>, Vec<String>) {
+        let em = m.px(FONT_PT);
+        let range = fig.window.x.1 - fig.window.x.0;
+        let mut nbins = Self::nbins(len, em, 3.0);
+        loop {
+            let ticks = axis_ticks(fig.window.x, nbins);
+            let labels = tick_labels(&ticks);
+            let spacing = match ticks.as_slice() {
+                [a, b, ..] => (b - a) / range * len,
+                _ => f64::INFINITY,
+            };
+            let widest = labels
+                .iter()
+                .map(|l| m.text_width(l, FONT_PT))
+                .fold(0.0, f64::max);
+            if nbins == 1 || widest + em <= spacing {
+                return (ticks, labels);
+            }
+            nbins -= 1;
+        }
+    }
+
     fn new(fig: &Figure, m: &Metrics, size: (u32, u32)) -> Layout {
         let (w, h) = (f64::from(size.0), f64::from(size.1));
         let em = m.px(FONT_PT);
@@ -251,9 +277,8 @@ impl Layout {
         let mut right = w - border;
         let mut layout = None;
         for _ in 0..2 {
-            let x_ticks = axis_ticks(fig.window.x, Self::nbins(right - left, em, 3.0));
+            let (x_ticks, x_labels) = Self::x_axis(fig, m, right - left);
             let y_ticks = axis_ticks(fig.window.y, Self::nbins(bottom - top, em, 2.0));
-            let x_labels = tick_labels(&x_ticks);
             let y_labels = tick_labels(&y_ticks);
             let widest = y_labels
                 .iter()
@@ -312,20 +337,31 @@ fn round(p: (f64, f64)) -> (i32, i32) {
 /// `clamp(w/2 + 1/2 − d, 0, 1)` from its distance `d` to the nearest segment
 /// (round joins and caps for free), maximised over a whole layer, then blended
 /// once, so overlapping segments of one colour never darken each other.
+/// Like matplotlib, it clips to the axes box (line caps and markers at the
+/// border are cut there).
 struct Coverage {
     w: usize,
-    h: usize,
+    /// Pixel box drawn into: x0, y0, x1, y1 (inclusive).
+    clip: (f64, f64, f64, f64),
     cov: Vec<f32>,
     /// Touched pixel box: x0, y0, x1, y1 (inclusive), empty when x0 > x1.
     bbox: (usize, usize, usize, usize),
 }
 
 impl Coverage {
-    fn new((w, h): (u32, u32)) -> Coverage {
+    /// A layer of a `w × h` image that draws only inside the axes box of
+    /// `lay`.
+    fn new((w, h): (u32, u32), lay: &Layout) -> Coverage {
+        let clip = (
+            lay.left.round().max(0.0),
+            lay.top.round().max(0.0),
+            lay.right.round().min(f64::from(w) - 1.0),
+            lay.bottom.round().min(f64::from(h) - 1.0),
+        );
         let (w, h) = (w as usize, h as usize);
         Coverage {
             w,
-            h,
+            clip,
             cov: vec![0.0; w * h],
             bbox: (usize::MAX, usize::MAX, 0, 0),
         }
@@ -335,8 +371,9 @@ impl Coverage {
     /// `(i, j)` is centred on the point `(i, j)`.
     fn segment(&mut self, a: (f64, f64), b: (f64, f64), half: f64) {
         let reach = half + 1.0;
-        let clampx = |v: f64| v.clamp(0.0, (self.w - 1) as f64) as usize;
-        let clampy = |v: f64| v.clamp(0.0, (self.h - 1) as f64) as usize;
+        let (cx0, cy0, cx1, cy1) = self.clip;
+        let clampx = |v: f64| v.clamp(cx0, cx1) as usize;
+        let clampy = |v: f64| v.clamp(cy0, cy1) as usize;
         let (x0, x1) = (
             clampx((a.0.min(b.0) - reach).floor()),
             clampx((a.0.max(b.0) + reach).ceil()),
@@ -456,7 +493,7 @@ fn draw<DB: DrawingBackend>(
             Layer::Lines { lines, color } => {
                 let pieces = lines.iter().flat_map(|line| win.clip_polyline(line));
                 if m.raster {
-                    let mut cov = Coverage::new((w, h));
+                    let mut cov = Coverage::new((w, h), &lay);
                     for piece in pieces {
                         for pair in piece.windows(2) {
                             let (a, b) = (lay.px(win, pair[0]), lay.px(win, pair[1]));
@@ -487,7 +524,7 @@ fn draw<DB: DrawingBackend>(
                 let inside = points.iter().filter(|&&p| win.contains(p));
                 let r = m.px(MARKER_RADIUS_PT);
                 if m.raster {
-                    let mut cov = Coverage::new((w, h));
+                    let mut cov = Coverage::new((w, h), &lay);
                     for &p in inside {
                         let c = lay.px(win, p);
                         cov.segment(c, c, r);
@@ -569,14 +606,22 @@ fn draw<DB: DrawingBackend>(
     )
     .map_err(|e| e.to_string())?;
     if let Some(title) = &fig.title {
+        // A long title shrinks to the figure's width rather than being cut off.
+        let room = f64::from(w) - 2.0 * m.px(BORDER_PT);
+        let natural = m.text_width(title, TITLE_PT);
+        let pt = if natural > room {
+            TITLE_PT * room / natural
+        } else {
+            TITLE_PT
+        };
         let baseline = tp - m.px(TITLE_PAD_PT) - DESCENT_EM * m.px(TITLE_PT);
         text(
             root,
             &m,
             title,
-            TITLE_PT,
+            pt,
             HPos::Center,
-            ((l + r) / 2.0, baseline),
+            (f64::from(w) / 2.0, baseline),
         )?;
     }
     Ok(())

@@ -125,7 +125,7 @@ pub fn auto_levels(values: &[f64]) -> Vec<f64> {
 /// Labels for a set of evenly spaced ticks, like matplotlib's
 /// `ScalarFormatter`: the fewest decimals that tell the ticks apart, a true
 /// minus sign (U+2212), and compact scientific notation ("2.5e6") when the
-/// magnitudes are at least 1e5 or below 1e-4.
+/// magnitudes are at least 1e6 or below 1e-5.
 pub(crate) fn tick_labels(ticks: &[f64]) -> Vec<String> {
     let biggest = ticks.iter().fold(0.0f64, |m, t| m.max(t.abs()));
     let step = if ticks.len() >= 2 {
@@ -133,7 +133,8 @@ pub(crate) fn tick_labels(ticks: &[f64]) -> Vec<String> {
     } else {
         biggest
     };
-    let scientific = biggest >= 1e5 || (biggest > 0.0 && biggest < 1e-4);
+    // matplotlib's axes.formatter.limits: plain from 1e-5 up to 1e6.
+    let scientific = biggest >= 1e6 || (biggest > 0.0 && biggest < 1e-5);
     let exponent = if scientific {
         biggest.log10().floor() as i32
     } else {
