@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use downhill::method::{
+    parse_hessian, parse_line_search, HessianRepair, LineSearchKind, MethodName,
+};
 
 /// Gradient descent and Newton's method, the textbook made real.
 #[derive(Parser, Debug)]
@@ -30,14 +33,6 @@ pub struct TourArgs {
     pub no_figures: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum MethodName {
-    /// Gradient descent: x <- x - eta * grad f(x).
-    Gd,
-    /// Newton's method: x <- x - eta * H^-1 grad f(x).
-    Newton,
-}
-
 #[derive(Args, Debug)]
 pub struct MinimizeArgs {
     /// The objective, e.g. "x1^2 + 2*x2^2" (variables x, y, z or x1..xn;
@@ -50,21 +45,62 @@ pub struct MinimizeArgs {
     /// Start point, comma-separated, e.g. -5,-2 (negative numbers as written).
     #[arg(long, value_name = "X0", allow_hyphen_values = true, value_parser = parse_point)]
     pub x0: Point,
-    /// The method.
-    #[arg(long, value_enum, default_value = "gd")]
-    pub method: MethodName,
-    /// Learning rate (gd) or step size (newton), > 0.
+    /// auto (default: Newton with Hessian shift and Wolfe line search; L-BFGS above 200
+    /// variables), gd, newton, precond, momentum, adagrad, rmsprop, adadelta, adam, bfgs, lbfgs.
+    #[arg(long, value_name = "METHOD", value_parser = MethodName::parse)]
+    pub method: Option<MethodName>,
+    /// Learning rate / step size / first trial step of a line search, > 0
+    /// (defaults: gd 0.1, newton 1, precond 1, momentum 0.1, adagrad 0.4, rmsprop 0.01, adam 0.01).
     #[arg(long, value_name = "ETA", allow_hyphen_values = true, value_parser = parse_positive)]
     pub eta: Option<f64>,
+    /// Hessian treatment for newton (exact, abs, shift) and precond (exact, abs = |diag H|).
+    #[arg(long, value_name = "REPAIR", value_parser = parse_hessian)]
+    pub hessian: Option<HessianRepair>,
+    /// Line search for gd, newton, precond, bfgs, lbfgs: none, exact, golden, armijo, wolfe.
+    #[arg(long, value_name = "SEARCH", value_parser = parse_line_search)]
+    pub line_search: Option<LineSearchKind>,
+    /// Momentum: v <- beta v + g (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta: Option<f64>,
+    /// RMSProp: s <- gamma s + (1 - gamma) g^2 (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub gamma: Option<f64>,
+    /// Adadelta's decay rho (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub rho: Option<f64>,
+    /// Adam's first-moment decay (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta1: Option<f64>,
+    /// Adam's second-moment decay (default 0.999).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta2: Option<f64>,
+    /// Epsilon of adagrad, rmsprop, adam (1e-6) and adadelta (1e-5).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub eps: Option<f64>,
+    /// L-BFGS memory: number of (s, y) pairs kept (default 10).
+    #[arg(long, value_name = "M")]
+    pub memory: Option<usize>,
     /// Iteration limit, >= 1.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
     /// Stop when |grad f(x)| <= TOL; 0 turns the test off (exactly --steps iterations).
     #[arg(long, value_name = "TOL", default_value_t = 1e-8, allow_hyphen_values = true, value_parser = parse_non_negative)]
     pub tol: f64,
+    /// Stop when no coordinate moves by more than XTOL * max(1, |x|) (default: 1e-12 for auto, else off).
+    #[arg(long, value_name = "XTOL", allow_hyphen_values = true, value_parser = parse_non_negative)]
+    pub xtol: Option<f64>,
+    /// Stop when f changes by at most FTOL * max(1, |f|) (default: 1e-15 for auto, else off).
+    #[arg(long, value_name = "FTOL", allow_hyphen_values = true, value_parser = parse_non_negative)]
+    pub ftol: Option<f64>,
     /// Report divergence when some |x_i| exceeds this (default 1e10 * max(1, |x0|)).
     #[arg(long, value_name = "BOUND", value_parser = parse_positive)]
     pub bound: Option<f64>,
+    /// Minimize g(y) = f(R y): rotate the coordinates of a 2-D objective by DEG degrees.
+    #[arg(long, value_name = "DEG", allow_hyphen_values = true, value_parser = parse_number)]
+    pub rotate: Option<f64>,
+    /// Minimize g(y) = f(diag(s) y): rescale the coordinates, e.g. 1,100.
+    #[arg(long, value_name = "S", allow_hyphen_values = true, value_parser = parse_point)]
+    pub scale: Option<Point>,
     /// Keep every k-th iterate in the trace (memory for very long runs).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
     pub trace_every: Option<u64>,
@@ -77,7 +113,7 @@ pub struct MinimizeArgs {
     /// Draw the run: the trace over f (1-D) or the path over contour lines (2-D); .svg or .png.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Write every iterate (iteration, x, f, grad_norm, step_norm) to a .csv or .json file.
+    /// Write every iterate (iteration, x, f, grad_norm, step_norm, note) to a .csv or .json file.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
 }
@@ -107,7 +143,7 @@ fn parse_point(s: &str) -> Result<Point, String> {
         .map(Point)
 }
 
-fn parse_number(s: &str) -> Result<f64, String> {
+pub fn parse_number(s: &str) -> Result<f64, String> {
     s.trim()
         .parse::<f64>()
         .map_err(|_| format!("'{s}' is not a number"))

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use downhill::driver::{run_observed, Options};
 use downhill::formula::Formula;
-use downhill::method::{GradientDescent, Method, Newton, State};
+use downhill::method::{MethodName, MethodSpec, State};
+use downhill::objective::{Objective, Transformed};
 use downhill::plot::{self, ContourSpec, ImageFormat};
-use downhill::report::{epoch_line, summary};
+use downhill::report::{epoch_line, summary, Diagnostics};
 use downhill::trace::TracePolicy;
 
-use crate::args::{MethodName, MinimizeArgs};
+use crate::args::MinimizeArgs;
 use crate::UserError;
 
 pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
@@ -49,14 +50,43 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
         check_parent(path, "--trace")?;
     }
 
-    let mut method: Box<dyn Method> = match args.method {
-        MethodName::Gd => Box::new(GradientDescent::new(args.eta.unwrap_or(0.1))),
-        MethodName::Newton => Box::new(Newton::new(args.eta.unwrap_or(1.0))),
+    let transformed = if args.rotate.is_some() || args.scale.is_some() {
+        let scale = args.scale.as_ref().map(|p| p.0.as_slice());
+        Some(Transformed::rotate_scale(&formula, args.rotate, scale)?)
+    } else {
+        None
+    };
+    let objective: &dyn Objective = match &transformed {
+        Some(t) => t,
+        None => &formula,
+    };
+
+    let name = args.method.unwrap_or(MethodName::Auto);
+    let spec = MethodSpec {
+        name,
+        eta: args.eta,
+        hessian: args.hessian,
+        line_search: args.line_search,
+        beta: args.beta,
+        gamma: args.gamma,
+        rho: args.rho,
+        beta1: args.beta1,
+        beta2: args.beta2,
+        eps: args.eps,
+        memory: args.memory,
+    };
+    let (mut method, chosen_because) = spec.build(formula.dim())?;
+    let defaults = if name == MethodName::Auto {
+        Options::robust()
+    } else {
+        Options::default()
     };
     let options = Options {
         max_iterations: usize::try_from(args.steps).unwrap_or(usize::MAX),
         grad_tol: args.tol,
         max_abs_x: args.bound,
+        x_tol: args.xtol.unwrap_or(defaults.x_tol),
+        f_tol: args.ftol.unwrap_or(defaults.f_tol),
         trace: match args.trace_every {
             Some(k) => TracePolicy::Every(usize::try_from(k).unwrap_or(usize::MAX)),
             None => TracePolicy::All,
@@ -73,12 +103,19 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
             let _ = writeln!(out, "{}", epoch_line(&variables, state.iteration, &state.x));
         }
     };
-    let result = run_observed(&formula, method.as_mut(), x0, &options, &mut observer)?;
+    let result = run_observed(objective, method.as_mut(), x0, &options, &mut observer)?;
+    let diagnostics = Diagnostics::compute(objective, &spec, &result, chosen_because);
 
     if args.json {
-        let _ = writeln!(out, "{}", result.to_json(false));
+        let mut json = result.to_json(false);
+        if let (Some(target), serde_json::Value::Object(extra)) =
+            (json.as_object_mut(), diagnostics.to_json())
+        {
+            target.extend(extra);
+        }
+        let _ = writeln!(out, "{json}");
     } else {
-        let _ = write!(out, "{}", summary(&result, &options));
+        let _ = write!(out, "{}{}", summary(&result, &options), diagnostics.lines());
     }
     let _ = out.flush();
     drop(out);
@@ -90,13 +127,13 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
         let title = format!("{} ({})", formula.source(), result.method);
         if formula.dim() == 1 {
             let iterates: Vec<f64> = result.trace.iterates().map(|x| x[0]).collect();
-            plot::trace_1d(&|x| formula.value(&[x]), &iterates, Some(&title), path)?;
+            plot::trace_1d(&|x| objective.value(&[x]), &iterates, Some(&title), path)?;
         } else {
             let points: Vec<[f64; 2]> = result.trace.iterates().map(|x| [x[0], x[1]]).collect();
             let names = formula.variables();
             let spec = ContourSpec::around(&points, (&names[0], &names[1]));
             plot::path_2d(
-                &|a, b| formula.value(&[a, b]),
+                &|a, b| objective.value(&[a, b]),
                 &points,
                 &spec,
                 Some(&title),

@@ -17,8 +17,10 @@
 //!            "epoch 20, x1: -0.057646, x2: -0.000073");
 //! ```
 
+pub mod analysis;
 pub mod driver;
 pub mod formula;
+pub mod line_search;
 pub mod method;
 pub mod objective;
 pub mod plot;

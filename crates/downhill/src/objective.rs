@@ -279,3 +279,122 @@ impl<'a> Problem<'a> {
         self.objective.value_gradient_hessian(x, grad, hess)
     }
 }
+
+/// A linear change of coordinates `g(y) = f(A y)` of an objective `f`
+/// (exercise 5: rotate or rescale the coordinates and see which methods
+/// notice). `∇g(y) = Aᵀ∇f(Ay)`, `∇²g(y) = Aᵀ ∇²f(Ay) A`.
+pub struct Transformed<'a> {
+    inner: &'a dyn Objective,
+    /// `A`, row-major `n × n`.
+    matrix: Vec<f64>,
+}
+
+impl<'a> Transformed<'a> {
+    /// `g(y) = f(A y)` with `A` row-major `n × n`; `None` if the size does not fit.
+    pub fn new(inner: &'a dyn Objective, matrix: Vec<f64>) -> Option<Self> {
+        let n = inner.dim();
+        (matrix.len() == n * n).then_some(Transformed { inner, matrix })
+    }
+
+    /// `A = R(θ) · diag(s)`: scale coordinate `i` by `s[i]`, then (in 2-D)
+    /// rotate by `degrees` counter-clockwise. Errors name the offending input.
+    pub fn rotate_scale(
+        inner: &'a dyn Objective,
+        degrees: Option<f64>,
+        scale: Option<&[f64]>,
+    ) -> Result<Self, String> {
+        let n = inner.dim();
+        let mut matrix = vec![0.0; n * n];
+        for i in 0..n {
+            matrix[i * n + i] = 1.0;
+        }
+        if let Some(s) = scale {
+            if s.len() != n {
+                return Err(format!(
+                    "--scale has {} value{} but the objective has {n} variable{}",
+                    s.len(),
+                    if s.len() == 1 { "" } else { "s" },
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            if let Some(bad) = s.iter().find(|v| !(v.is_finite() && **v != 0.0)) {
+                return Err(format!(
+                    "--scale factors must be finite and non-zero, got {bad}"
+                ));
+            }
+            for i in 0..n {
+                matrix[i * n + i] = s[i];
+            }
+        }
+        if let Some(degrees) = degrees {
+            if n != 2 {
+                return Err(format!(
+                    "--rotate applies to objectives of 2 variables; this one has {n}"
+                ));
+            }
+            if !degrees.is_finite() {
+                return Err(format!("--rotate must be a finite angle, got {degrees}"));
+            }
+            let (sin, cos) = degrees.to_radians().sin_cos();
+            let (a, d) = (matrix[0], matrix[3]);
+            matrix = vec![cos * a, -sin * d, sin * a, cos * d];
+        }
+        Ok(Transformed { inner, matrix })
+    }
+
+    /// `x = A y`: the original coordinates of a point.
+    pub fn to_original(&self, y: &[f64]) -> Vec<f64> {
+        let n = y.len();
+        (0..n)
+            .map(|i| (0..n).map(|j| self.matrix[i * n + j] * y[j]).sum())
+            .collect()
+    }
+
+    fn pull_back_gradient(&self, gx: &[f64], grad: &mut [f64]) {
+        let n = gx.len();
+        for (j, g) in grad.iter_mut().enumerate() {
+            *g = (0..n).map(|i| self.matrix[i * n + j] * gx[i]).sum();
+        }
+    }
+}
+
+impl Objective for Transformed<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn variables(&self) -> Vec<String> {
+        self.inner.variables()
+    }
+    fn value(&self, y: &[f64]) -> f64 {
+        self.inner.value(&self.to_original(y))
+    }
+    fn value_gradient(&self, y: &[f64], grad: &mut [f64]) -> f64 {
+        let mut gx = vec![0.0; y.len()];
+        let v = self.inner.value_gradient(&self.to_original(y), &mut gx);
+        self.pull_back_gradient(&gx, grad);
+        v
+    }
+    fn value_gradient_hessian(&self, y: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        let n = y.len();
+        let mut gx = vec![0.0; n];
+        let mut hx = vec![0.0; n * n];
+        let v = self
+            .inner
+            .value_gradient_hessian(&self.to_original(y), &mut gx, &mut hx);
+        self.pull_back_gradient(&gx, grad);
+        // Aᵀ H A
+        let a = &self.matrix;
+        for r in 0..n {
+            for c in 0..n {
+                let mut sum = 0.0;
+                for i in 0..n {
+                    for j in 0..n {
+                        sum += a[i * n + r] * hx[i * n + j] * a[j * n + c];
+                    }
+                }
+                hess[r * n + c] = sum;
+            }
+        }
+        v
+    }
+}

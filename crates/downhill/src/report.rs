@@ -53,6 +53,7 @@ pub fn summary(result: &RunResult, options: &Options) -> String {
     let outcome = match &result.status {
         Status::Converged => "converged",
         Status::IterationLimit => "iteration limit",
+        Status::Stalled(_) => "stalled",
         Status::Diverged { .. } => "diverged",
         Status::MethodFailed { .. } => "method failed",
     };
@@ -110,5 +111,91 @@ mod tests {
         assert_eq!(format_value(-123.456), "-123.456");
         assert_eq!(format_value(1.5e-9), "1.50000e-9");
         assert_eq!(format_value(f64::INFINITY), "inf");
+    }
+}
+
+/// What the summary adds to the run's own numbers: why `auto` chose its
+/// method, the observed convergence order, and (fixed-step gradient descent)
+/// the learning rate against the curvature bound.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    /// Why the default method was chosen.
+    pub chosen_because: Option<String>,
+    /// The observed order of convergence, when the trace shows one.
+    pub order: Option<crate::analysis::OrderEstimate>,
+    /// The stability of a fixed learning rate.
+    pub stability: Option<crate::analysis::Stability>,
+}
+
+impl Diagnostics {
+    /// Computes the diagnostics of `result`, a run of `spec` on `objective`.
+    pub fn compute(
+        objective: &dyn crate::objective::Objective,
+        spec: &crate::method::MethodSpec,
+        result: &RunResult,
+        chosen_because: Option<String>,
+    ) -> Self {
+        use crate::method::{LineSearchKind, MethodName};
+        let converging = matches!(
+            result.status,
+            Status::Converged | Status::Stalled(_) | Status::IterationLimit
+        );
+        let order = if converging {
+            crate::analysis::convergence_order(&result.trace, None)
+        } else {
+            None
+        };
+        let fixed_step_gd = spec.name == MethodName::Gd
+            && spec.line_search.unwrap_or_default() == LineSearchKind::None;
+        let stability = if fixed_step_gd {
+            crate::analysis::stability(objective, spec.eta.unwrap_or(0.1), &result.x0, &result.x)
+        } else {
+            None
+        };
+        Diagnostics {
+            chosen_because,
+            order,
+            stability,
+        }
+    }
+
+    /// The diagnostics as JSON fields.
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::trace::json_number;
+        let mut object = serde_json::json!({});
+        if let Some(why) = &self.chosen_because {
+            object["chosen_because"] = serde_json::json!(why);
+        }
+        if let Some(order) = &self.order {
+            object["convergence_order"] = serde_json::json!({
+                "q": json_number(order.q),
+                "c": json_number(order.c),
+                "description": order.to_string(),
+            });
+        }
+        if let Some(s) = &self.stability {
+            object["stability"] = serde_json::json!({
+                "eta": s.eta,
+                "bound_at_start": json_number(crate::analysis::Stability::bound(s.lambda_start)),
+                "bound_at_end": json_number(crate::analysis::Stability::bound(s.lambda_end)),
+                "eta_too_large": s.exceeded_at_end(),
+            });
+        }
+        object
+    }
+
+    /// The diagnostics as summary lines.
+    pub fn lines(&self) -> String {
+        let mut out = String::new();
+        if let Some(why) = &self.chosen_because {
+            out.push_str(&format!("chosen       {why}\n"));
+        }
+        if let Some(order) = &self.order {
+            out.push_str(&format!("convergence  {order}\n"));
+        }
+        if let Some(s) = &self.stability {
+            out.push_str(&format!("stability    {s}\n"));
+        }
+        out
     }
 }

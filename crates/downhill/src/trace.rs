@@ -33,6 +33,9 @@ pub struct Record<'a> {
     pub grad_norm: f64,
     /// `‖x_k − x_{k−1}‖₂` (0 at the start).
     pub step_norm: f64,
+    /// How the step to `x_k` was made, when it was not the method's plain
+    /// step (e.g. a Hessian repair, a fallback to `−∇f`).
+    pub note: Option<&'static str>,
 }
 
 /// Records of a run, kept according to a [`TracePolicy`].
@@ -45,9 +48,20 @@ pub struct Trace {
     fs: Vec<f64>,
     grad_norms: Vec<f64>,
     step_norms: Vec<f64>,
+    notes: Vec<Option<&'static str>>,
     /// The last record pushed, if the policy did not keep it (so it can be
     /// appended when the run ends).
-    pending: Option<(usize, Vec<f64>, f64, f64, f64)>,
+    pending: Option<Pending>,
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    iteration: usize,
+    x: Vec<f64>,
+    f: f64,
+    grad_norm: f64,
+    step_norm: f64,
+    note: Option<&'static str>,
 }
 
 impl Trace {
@@ -61,6 +75,7 @@ impl Trace {
             fs: Vec::new(),
             grad_norms: Vec::new(),
             step_norms: Vec::new(),
+            notes: Vec::new(),
             pending: None,
         }
     }
@@ -85,37 +100,55 @@ impl Trace {
 
     /// Offers a record; it is stored if the policy keeps it, otherwise held
     /// until [`Trace::finish`] in case it is the last.
-    pub fn push(&mut self, iteration: usize, x: &[f64], f: f64, grad_norm: f64, step_norm: f64) {
-        debug_assert_eq!(x.len(), self.dim());
-        if self.keeps(iteration) {
+    pub fn push(&mut self, record: Record<'_>) {
+        debug_assert_eq!(record.x.len(), self.dim());
+        if self.keeps(record.iteration) {
             self.pending = None;
-            self.store(iteration, x, f, grad_norm, step_norm);
+            self.store(record);
         } else {
             match &mut self.pending {
                 Some(p) => {
-                    p.0 = iteration;
-                    p.1.copy_from_slice(x);
-                    p.2 = f;
-                    p.3 = grad_norm;
-                    p.4 = step_norm;
+                    p.iteration = record.iteration;
+                    p.x.copy_from_slice(record.x);
+                    p.f = record.f;
+                    p.grad_norm = record.grad_norm;
+                    p.step_norm = record.step_norm;
+                    p.note = record.note;
                 }
-                None => self.pending = Some((iteration, x.to_vec(), f, grad_norm, step_norm)),
+                None => {
+                    self.pending = Some(Pending {
+                        iteration: record.iteration,
+                        x: record.x.to_vec(),
+                        f: record.f,
+                        grad_norm: record.grad_norm,
+                        step_norm: record.step_norm,
+                        note: record.note,
+                    })
+                }
             }
         }
     }
 
-    fn store(&mut self, iteration: usize, x: &[f64], f: f64, grad_norm: f64, step_norm: f64) {
-        self.iterations.push(iteration);
-        self.xs.extend_from_slice(x);
-        self.fs.push(f);
-        self.grad_norms.push(grad_norm);
-        self.step_norms.push(step_norm);
+    fn store(&mut self, record: Record<'_>) {
+        self.iterations.push(record.iteration);
+        self.xs.extend_from_slice(record.x);
+        self.fs.push(record.f);
+        self.grad_norms.push(record.grad_norm);
+        self.step_norms.push(record.step_norm);
+        self.notes.push(record.note);
     }
 
     /// Stores the held-back final record, if any. The driver calls this once.
     pub fn finish(&mut self) {
-        if let Some((iteration, x, f, g, s)) = self.pending.take() {
-            self.store(iteration, &x, f, g, s);
+        if let Some(p) = self.pending.take() {
+            self.store(Record {
+                iteration: p.iteration,
+                x: &p.x,
+                f: p.f,
+                grad_norm: p.grad_norm,
+                step_norm: p.step_norm,
+                note: p.note,
+            });
         }
     }
 
@@ -138,6 +171,7 @@ impl Trace {
             f: self.fs[i],
             grad_norm: self.grad_norms[i],
             step_norm: self.step_norms[i],
+            note: self.notes[i],
         }
     }
 
@@ -151,17 +185,18 @@ impl Trace {
         self.xs.chunks_exact(self.dim().max(1))
     }
 
-    /// Writes `iteration,<vars...>,f,grad_norm,step_norm` rows as CSV.
+    /// Writes `iteration,<vars...>,f,grad_norm,step_norm,note` rows as CSV.
     pub fn write_csv<W: Write>(&self, out: W) -> csv::Result<()> {
         let mut writer = csv::Writer::from_writer(out);
         let mut header = vec!["iteration".to_string()];
         header.extend(self.variables.iter().cloned());
-        header.extend(["f", "grad_norm", "step_norm"].map(String::from));
+        header.extend(["f", "grad_norm", "step_norm", "note"].map(String::from));
         writer.write_record(&header)?;
         for r in self.records() {
             let mut row = vec![r.iteration.to_string()];
             row.extend(r.x.iter().map(|v| format_number(*v)));
             row.extend([r.f, r.grad_norm, r.step_norm].map(format_number));
+            row.push(r.note.unwrap_or("").to_string());
             writer.write_record(&row)?;
         }
         writer.flush()?;
@@ -169,7 +204,7 @@ impl Trace {
     }
 
     /// The records as a JSON array of objects
-    /// `{"iteration", "x": [...], "f", "grad_norm", "step_norm"}`.
+    /// `{"iteration", "x": [...], "f", "grad_norm", "step_norm", "note"}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Array(
             self.records()
@@ -180,6 +215,7 @@ impl Trace {
                         "f": json_number(r.f),
                         "grad_norm": json_number(r.grad_norm),
                         "step_norm": json_number(r.step_norm),
+                        "note": r.note,
                     })
                 })
                 .collect(),
@@ -215,7 +251,14 @@ mod tests {
     fn filled(policy: TracePolicy, n: usize) -> Trace {
         let mut t = Trace::new(vec!["x".into()], policy);
         for k in 0..=n {
-            t.push(k, &[k as f64], 0.0, 0.0, 0.0);
+            t.push(Record {
+                iteration: k,
+                x: &[k as f64],
+                f: 0.0,
+                grad_norm: 0.0,
+                step_norm: 0.0,
+                note: None,
+            });
         }
         t.finish();
         t
@@ -250,17 +293,25 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(
             text,
-            "iteration,x,f,grad_norm,step_norm\n0,0.0,0.0,0.0,0.0\n1,1.0,0.0,0.0,0.0\n2,2.0,0.0,0.0,0.0\n"
+            "iteration,x,f,grad_norm,step_norm,note\n0,0.0,0.0,0.0,0.0,\n1,1.0,0.0,0.0,0.0,\n2,2.0,0.0,0.0,0.0,\n"
         );
     }
 
     #[test]
     fn json_spells_out_non_finite_numbers() {
         let mut t = Trace::new(vec!["x".into()], TracePolicy::All);
-        t.push(0, &[f64::INFINITY], f64::NAN, 1.0, 0.0);
+        t.push(Record {
+            iteration: 0,
+            x: &[f64::INFINITY],
+            f: f64::NAN,
+            grad_norm: 1.0,
+            step_norm: 0.0,
+            note: Some("repaired"),
+        });
         let j = t.to_json();
         assert_eq!(j[0]["x"][0], "inf");
         assert_eq!(j[0]["f"], "nan");
         assert_eq!(j[0]["grad_norm"], 1.0);
+        assert_eq!(j[0]["note"], "repaired");
     }
 }

@@ -5,23 +5,25 @@
 //! ```text
 //! evaluate f, ∇f (and ∇²f if the method needs it) at x0; record
 //! loop:
-//!     ‖∇f(x_k)‖ ≤ tol            → converged
+//!     ‖∇f(x_k)‖ ≤ grad_tol       → converged
 //!     k = max_iterations          → iteration limit
 //!     x_{k+1} = method.step(x_k)  (failure → method failed)
 //!     x_{k+1} not finite or ‖x_{k+1}‖∞ > bound → diverged
 //!     evaluate at x_{k+1}; f or ∇f not finite  → diverged
 //!     record
+//!     ‖x_{k+1} − x_k‖∞ ≤ x_tol·max(1, ‖x_k‖∞)            → stalled (step)
+//!     |f_{k+1} − f_k| ≤ f_tol·max(1, |f_k|, |f_{k+1}|)  → stalled (value)
 //! ```
 
 mod options;
 
-pub use options::{DivergenceReason, Options, Status};
+pub use options::{DivergenceReason, Options, Stall, Status};
 
 use serde::Serialize;
 
 use crate::method::{Method, State};
 use crate::objective::{Evaluations, Objective, Problem};
-use crate::trace::Trace;
+use crate::trace::{Record, Trace};
 
 /// Everything a finished run reports.
 #[derive(Clone, Debug)]
@@ -159,7 +161,14 @@ pub fn run_observed(
     let bound = options.divergence_bound(x0);
     let mut trace = Trace::new(objective.variables(), options.trace);
     let mut grad_norm = norm(&state.grad);
-    trace.push(0, &state.x, state.f, grad_norm, 0.0);
+    trace.push(Record {
+        iteration: 0,
+        x: &state.x,
+        f: state.f,
+        grad_norm,
+        step_norm: 0.0,
+        note: None,
+    });
     observer.observe(&state);
 
     let mut x_next = vec![0.0; n];
@@ -174,12 +183,15 @@ pub fn run_observed(
             break Status::IterationLimit;
         }
         let iteration = state.iteration + 1;
-        if let Err(failure) = method.step(&problem, &state, &mut x_next) {
-            break Status::MethodFailed {
-                iteration,
-                reason: failure.to_string(),
-            };
-        }
+        let info = match method.step(&problem, &state, &mut x_next) {
+            Ok(info) => info,
+            Err(failure) => {
+                break Status::MethodFailed {
+                    iteration,
+                    reason: failure.to_string(),
+                }
+            }
+        };
         if !all_finite(&x_next) {
             break Status::Diverged {
                 iteration,
@@ -205,8 +217,22 @@ pub fn run_observed(
         let step_norm = distance(&candidate.x, &state.x);
         std::mem::swap(&mut state, &mut candidate);
         grad_norm = norm(&state.grad);
-        trace.push(state.iteration, &state.x, state.f, grad_norm, step_norm);
+        trace.push(Record {
+            iteration: state.iteration,
+            x: &state.x,
+            f: state.f,
+            grad_norm,
+            step_norm,
+            note: info.note,
+        });
         observer.observe(&state);
+        // Stagnation (scipy's and Optim.jl's x and f tests), after the
+        // gradient test had its chance at the next loop start.
+        if !(options.grad_tol > 0.0 && grad_norm <= options.grad_tol) {
+            if let Some(stall) = options.stagnation(&candidate, &state) {
+                break Status::Stalled(stall);
+            }
+        }
     };
     trace.finish();
 

@@ -15,17 +15,26 @@ pub struct Options {
     /// A step to an `x` with `‖x‖∞` beyond this is divergence. `None`:
     /// `1e10 · max(1, ‖x0‖∞)`.
     pub max_abs_x: Option<f64>,
+    /// Stop when a step moves no coordinate by more than
+    /// `x_tol · max(1, ‖x‖∞)`; `0` turns the test off.
+    pub x_tol: f64,
+    /// Stop when a step changes `f` by at most `f_tol · max(1, |f_k|, |f_{k+1}|)`;
+    /// `0` turns the test off.
+    pub f_tol: f64,
     /// Which iterates the trace keeps.
     pub trace: TracePolicy,
 }
 
 impl Default for Options {
-    /// 1000 iterations, gradient tolerance 1e-8, every iterate traced.
+    /// 1000 iterations, gradient tolerance 1e-8, no stagnation tests,
+    /// every iterate traced.
     fn default() -> Self {
         Options {
             max_iterations: 1000,
             grad_tol: 1e-8,
             max_abs_x: None,
+            x_tol: 0.0,
+            f_tol: 0.0,
             trace: TracePolicy::All,
         }
     }
@@ -41,7 +50,51 @@ impl Options {
         }
     }
 
+    /// The defaults of the robust default method: [`Options::default`] plus
+    /// stagnation tests `x_tol = 1e-12`, `f_tol = 1e-15` (steps and changes
+    /// at the level of rounding), as scipy and Optim.jl have.
+    pub fn robust() -> Self {
+        Options {
+            x_tol: 1e-12,
+            f_tol: 1e-15,
+            ..Options::default()
+        }
+    }
+
+    /// Which stagnation test, if any, holds between `previous` and `current`.
+    pub(crate) fn stagnation(
+        &self,
+        previous: &crate::method::State,
+        current: &crate::method::State,
+    ) -> Option<Stall> {
+        if self.x_tol > 0.0 {
+            let scale = previous.x.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+            let moved = previous
+                .x
+                .iter()
+                .zip(&current.x)
+                .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+            if moved <= self.x_tol * scale {
+                return Some(Stall::Step);
+            }
+        }
+        if self.f_tol > 0.0 {
+            let scale = 1.0_f64.max(previous.f.abs()).max(current.f.abs());
+            if (current.f - previous.f).abs() <= self.f_tol * scale {
+                return Some(Stall::Value);
+            }
+        }
+        None
+    }
+
     pub(crate) fn validate(&self) -> Result<(), RunError> {
+        for (name, value) in [("x", self.x_tol), ("f", self.f_tol)] {
+            if value.is_nan() || value < 0.0 {
+                return Err(RunError::InvalidOption(format!(
+                    "the {name} tolerance must be a number >= 0, got {value}"
+                )));
+            }
+        }
         if self.grad_tol.is_nan() || self.grad_tol < 0.0 {
             return Err(RunError::InvalidOption(format!(
                 "the gradient tolerance must be a number >= 0, got {}",
@@ -87,6 +140,15 @@ pub enum DivergenceReason {
     },
 }
 
+/// Which stagnation test stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    /// The step was below `x_tol`.
+    Step,
+    /// The change of `f` was below `f_tol`.
+    Value,
+}
+
 /// Why a run stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -94,6 +156,8 @@ pub enum Status {
     Converged,
     /// The iteration limit was reached.
     IterationLimit,
+    /// The iterates stopped moving (`x_tol`) or `f` stopped changing (`f_tol`).
+    Stalled(Stall),
     /// The iterates left the finite range or the bound at `iteration`; the
     /// result holds the last good iterate.
     Diverged {
@@ -113,11 +177,12 @@ pub enum Status {
 
 impl Status {
     /// Stable machine-readable name: `converged`, `iteration_limit`,
-    /// `diverged`, `method_failed`.
+    /// `stalled`, `diverged`, `method_failed`.
     pub fn code(&self) -> &'static str {
         match self {
             Status::Converged => "converged",
             Status::IterationLimit => "iteration_limit",
+            Status::Stalled(_) => "stalled",
             Status::Diverged { .. } => "diverged",
             Status::MethodFailed { .. } => "method_failed",
         }
@@ -139,6 +204,12 @@ impl std::fmt::Display for Status {
         match self {
             Status::Converged => write!(f, "converged (gradient norm below tolerance)"),
             Status::IterationLimit => write!(f, "iteration limit reached"),
+            Status::Stalled(Stall::Step) => {
+                write!(f, "stalled (the step fell below the x tolerance)")
+            }
+            Status::Stalled(Stall::Value) => {
+                write!(f, "stalled (the change of f fell below the f tolerance)")
+            }
             Status::Diverged { iteration, reason } => {
                 write!(f, "diverged at iteration {iteration}: ")?;
                 match reason {

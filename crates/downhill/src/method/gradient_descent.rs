@@ -6,6 +6,7 @@
 //! `ε = −η ∇f(x)`: for small enough `η > 0` the value decreases. On
 //! `f(x) = x²` from `x0 = 10`, `η = 0.2` gives `x10 = 10·0.6¹⁰ = 0.060466`.
 
+use super::descent::{advance, LineSearchKind};
 use super::{Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
@@ -19,28 +20,59 @@ use crate::objective::Problem;
 /// ```
 #[derive(Clone, Debug)]
 pub struct GradientDescent {
-    /// Learning rate `η > 0`.
+    /// Learning rate `η > 0`; the trial step of a line search.
     pub eta: f64,
+    /// Line search along `−∇f` (none: the book's fixed step).
+    pub line_search: LineSearchKind,
 }
 
 impl GradientDescent {
     /// Gradient descent with learning rate `eta`.
     pub fn new(eta: f64) -> Self {
-        GradientDescent { eta }
+        GradientDescent {
+            eta,
+            line_search: LineSearchKind::None,
+        }
+    }
+
+    /// Gradient descent with a line search along `−∇f` (chapter section 6),
+    /// `eta` being the first trial step.
+    pub fn with_line_search(mut self, line_search: LineSearchKind) -> Self {
+        self.line_search = line_search;
+        self
     }
 }
 
 impl Method for GradientDescent {
     fn describe(&self) -> String {
-        format!("gradient descent (eta = {})", self.eta)
+        match self.line_search {
+            LineSearchKind::None => format!("gradient descent (eta = {})", self.eta),
+            search => format!(
+                "gradient descent (line search {}, first trial step {})",
+                search.name(),
+                self.eta
+            ),
+        }
     }
 
     fn step(
         &mut self,
-        _problem: &Problem<'_>,
+        problem: &Problem<'_>,
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
+        if self.line_search != LineSearchKind::None {
+            let mut direction: Vec<f64> = state.grad.iter().map(|g| -g).collect();
+            return advance(
+                problem,
+                state,
+                &mut direction,
+                self.eta,
+                self.line_search,
+                None,
+                x_next,
+            );
+        }
         for ((next, x), g) in x_next.iter_mut().zip(&state.x).zip(&state.grad) {
             *next = x - self.eta * g;
         }

@@ -2,11 +2,31 @@
 //! one driver loop ([`crate::driver::run`]) owns stopping, divergence checks,
 //! counting and the trace, so a new method is a new file, never a loop edit.
 
+mod adadelta;
+mod adagrad;
+mod adam;
+mod auto;
+mod descent;
 mod gradient_descent;
+mod momentum;
 mod newton;
+mod precond;
+mod quasi_newton;
+mod rmsprop;
+mod spec;
 
+pub use adadelta::Adadelta;
+pub use adagrad::AdaGrad;
+pub use adam::Adam;
+pub use auto::{default_method, RobustNewton, AUTO_NEWTON_MAX_DIM, NOTE_NO_HESSIAN};
+pub use descent::{LineSearchKind, FELL_BACK};
 pub use gradient_descent::GradientDescent;
-pub use newton::Newton;
+pub use momentum::Momentum;
+pub use newton::{HessianRepair, Newton, NOTE_ABS, NOTE_SHIFT};
+pub use precond::Precond;
+pub use quasi_newton::{Bfgs, Lbfgs};
+pub use rmsprop::RmsProp;
+pub use spec::{parse_hessian, parse_line_search, MethodName, MethodSpec};
 
 use crate::objective::Problem;
 
@@ -33,6 +53,8 @@ pub enum StepFailure {
     SingularHessian,
     /// The Hessian has a non-finite entry.
     NonFiniteHessian,
+    /// The line search found no acceptable step, even along `−∇f`.
+    LineSearchFailed(String),
 }
 
 impl std::fmt::Display for StepFailure {
@@ -40,6 +62,7 @@ impl std::fmt::Display for StepFailure {
         match self {
             StepFailure::SingularHessian => write!(f, "the Hessian is singular"),
             StepFailure::NonFiniteHessian => write!(f, "the Hessian is not finite"),
+            StepFailure::LineSearchFailed(why) => write!(f, "the line search failed: {why}"),
         }
     }
 }

@@ -1,0 +1,326 @@
+//! Line searches: choosing the step `t > 0` along a descent direction
+//! (chapter section 6, "gradient descent with line search", and exercise 2).
+//!
+//! Along a ray from `x` in the direction `d` the objective becomes a function
+//! of one variable,
+//!
+//! ```text
+//! φ(t)  = f(x + t d)
+//! φ′(t) = ∇f(x + t d) · d
+//! ```
+//!
+//! and `d` is a descent direction when `φ′(0) < 0` (for `d = −∇f(x)`,
+//! `φ′(0) = −‖∇f(x)‖²`). A [`LineSearch`] picks `t` from `φ(0)`, `φ′(0)` and
+//! a first trial step `t₀`, evaluating `φ` as it goes:
+//!
+//! | search | condition on the returned `t` | uses |
+//! |--------|-------------------------------|------|
+//! | [`Exact`] | `t` within a relative `tol` of a local minimizer of `φ` (bisection on the sign of `φ′`: the book's "binary search") | `φ`, `φ′` |
+//! | [`Golden`] | same, by golden-section search | `φ` only |
+//! | [`Armijo`] | sufficient decrease `φ(t) ≤ φ(0) + c₁ t φ′(0)` (backtracking) | `φ` only |
+//! | [`MoreThuente`] | strong Wolfe: sufficient decrease and `│φ′(t)│ ≤ c₂ │φ′(0)│` | `φ`, `φ′` |
+//!
+//! Contract shared by every search:
+//!
+//! - `φ′(0)` must be finite and negative, else [`LineSearchError::NotDescent`];
+//!   `φ(0)` must be finite, else [`LineSearchError::NonFinite`].
+//! - A non-finite `φ(t)` or `φ′(t)` means "too far": the search retreats
+//!   towards the best step so far; it never uses such a value in a formula.
+//! - A returned step satisfies the search's condition, has `t > 0` and
+//!   `φ(t) < φ(0)` (or `≤` for a flat `φ`), and `evaluations` counts every
+//!   call of [`LineFunction::value`] or [`LineFunction::value_derivative`]
+//!   made by the search (`φ(0)` and `φ′(0)` are the caller's).
+//! - Every loop is bounded by the search's `max_iter` evaluations; running
+//!   out gives [`LineSearchError::NoProgress`] (or `NonFinite` when no trial
+//!   step had a finite value). Nothing panics.
+//! - A non-finite or non-positive `t₀` is replaced by 1.
+//!
+//! [`Ray`] turns a counted [`Problem`] and a direction into a
+//! [`LineFunction`]; a closure `t ↦ (φ(t), φ′(t))` is one too.
+//!
+//! ```
+//! use downhill::line_search::{LineSearch, MoreThuente};
+//! // φ(t) = (t − 3)², φ(0) = 9, φ′(0) = −6
+//! let mut phi = |t: f64| ((t - 3.0).powi(2), 2.0 * (t - 3.0));
+//! let step = MoreThuente::default().search(&mut phi, 9.0, -6.0, 1.0).unwrap();
+//! assert!((step.t - 3.0).abs() < 1e-12);
+//! ```
+//!
+//! The scalar helpers [`bisection_minimize`] and [`golden_minimize`] answer
+//! exercise 2 (minimize a convex function on `[a, b]`) and record how the
+//! bracket shrinks.
+//!
+//! These searches are hand-written on purpose: they are part of what this
+//! project implements, and no well-kept crate offers them on a plain closure
+//! interface without bringing in argmin's whole solver framework.
+
+mod armijo;
+mod exact;
+mod golden;
+mod interval;
+mod more_thuente;
+
+pub use armijo::Armijo;
+pub use exact::Exact;
+pub use golden::Golden;
+pub use interval::{bisection_minimize, golden_minimize, IntervalTrace};
+pub use more_thuente::MoreThuente;
+
+use crate::objective::Problem;
+
+/// `φ(t) = f(x + t d)` along a ray, and `φ′(t) = ∇f(x + t d) · d`.
+///
+/// Any closure `FnMut(f64) -> (f64, f64)` returning `(φ(t), φ′(t))` is a
+/// `LineFunction` (its [`value`](LineFunction::value) discards `φ′`).
+pub trait LineFunction {
+    /// `φ(t)`.
+    fn value(&mut self, t: f64) -> f64;
+
+    /// `(φ(t), φ′(t))`.
+    fn value_derivative(&mut self, t: f64) -> (f64, f64);
+}
+
+impl<F: FnMut(f64) -> (f64, f64)> LineFunction for F {
+    fn value(&mut self, t: f64) -> f64 {
+        self(t).0
+    }
+
+    fn value_derivative(&mut self, t: f64) -> (f64, f64) {
+        self(t)
+    }
+}
+
+/// The ray `t ↦ x + t d` on a counted [`Problem`]: `value` costs one `f`
+/// evaluation, `value_derivative` one `f` and one `∇f` evaluation.
+///
+/// It keeps the gradient at the last point evaluated with
+/// [`value_derivative`](LineFunction::value_derivative), so that a method
+/// can reuse it when the search returns that step.
+///
+/// ```
+/// use downhill::line_search::{LineFunction, Ray};
+/// use downhill::objective::{Manual, Problem};
+/// // f(x) = x1² + 2 x2²
+/// let f = Manual::new(
+///     2,
+///     |x: &[f64]| x[0] * x[0] + 2.0 * x[1] * x[1],
+///     |x: &[f64], g: &mut [f64]| { g[0] = 2.0 * x[0]; g[1] = 4.0 * x[1]; },
+///     |_: &[f64], h: &mut [f64]| h.copy_from_slice(&[2.0, 0.0, 0.0, 4.0]),
+/// );
+/// let problem = Problem::new(&f);
+/// let mut ray = Ray::new(&problem, &[-5.0, -2.0], &[10.0, 8.0]);
+/// // x + 0.5 d = (0, 2): φ = 8, ∇f = (0, 8), φ′ = 8 · 8 = 64
+/// assert_eq!(ray.value_derivative(0.5), (8.0, 64.0));
+/// assert_eq!(ray.last_gradient(), Some((0.5, &[0.0, 8.0][..])));
+/// assert_eq!(problem.evaluations().grad, 1);
+/// ```
+pub struct Ray<'p, 'o> {
+    problem: &'p Problem<'o>,
+    origin: Vec<f64>,
+    direction: Vec<f64>,
+    point: Vec<f64>,
+    gradient: Vec<f64>,
+    gradient_at: Option<f64>,
+}
+
+impl<'p, 'o> Ray<'p, 'o> {
+    /// The ray through `x` along `d`.
+    ///
+    /// # Panics
+    ///
+    /// If `x` or `d` does not have `problem.dim()` components.
+    pub fn new(problem: &'p Problem<'o>, x: &[f64], d: &[f64]) -> Self {
+        let n = problem.dim();
+        assert_eq!(x.len(), n, "Ray::new: x has the wrong dimension");
+        assert_eq!(d.len(), n, "Ray::new: d has the wrong dimension");
+        Ray {
+            problem,
+            origin: x.to_vec(),
+            direction: d.to_vec(),
+            point: vec![0.0; n],
+            gradient: vec![0.0; n],
+            gradient_at: None,
+        }
+    }
+
+    /// The step `t` and `∇f(x + t d)` of the last
+    /// [`value_derivative`](LineFunction::value_derivative) call, if any.
+    pub fn last_gradient(&self) -> Option<(f64, &[f64])> {
+        self.gradient_at.map(|t| (t, self.gradient.as_slice()))
+    }
+
+    /// Writes the point `x + t d` into `out` (same length as `x`).
+    pub fn point_at(&self, t: f64, out: &mut [f64]) {
+        for ((o, x), d) in out.iter_mut().zip(&self.origin).zip(&self.direction) {
+            *o = x + t * d;
+        }
+    }
+
+    fn move_to(&mut self, t: f64) {
+        for ((p, x), d) in self.point.iter_mut().zip(&self.origin).zip(&self.direction) {
+            *p = x + t * d;
+        }
+    }
+}
+
+impl LineFunction for Ray<'_, '_> {
+    fn value(&mut self, t: f64) -> f64 {
+        self.move_to(t);
+        self.problem.value(&self.point)
+    }
+
+    fn value_derivative(&mut self, t: f64) -> (f64, f64) {
+        self.move_to(t);
+        let value = self.problem.value_gradient(&self.point, &mut self.gradient);
+        self.gradient_at = Some(t);
+        let slope = self
+            .gradient
+            .iter()
+            .zip(&self.direction)
+            .map(|(g, d)| g * d)
+            .sum();
+        (value, slope)
+    }
+}
+
+/// The outcome of a successful search.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineSearchResult {
+    /// The step `t > 0`.
+    pub t: f64,
+    /// `φ(t)`.
+    pub phi: f64,
+    /// Calls of `φ` (value or value and derivative) made by the search.
+    pub evaluations: usize,
+}
+
+/// Why a search returned no step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineSearchError {
+    /// `φ′(0)` is not negative (or not finite): `d` is not a descent direction.
+    NotDescent {
+        /// The `φ′(0)` given.
+        slope: f64,
+    },
+    /// The search could not satisfy its condition within its evaluation limit
+    /// (or within floating-point resolution).
+    NoProgress,
+    /// `φ(0)` is not finite, or no trial step had a finite value.
+    NonFinite,
+}
+
+impl std::fmt::Display for LineSearchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineSearchError::NotDescent { slope } => write!(
+                f,
+                "not a descent direction: the slope along it is {slope}, not negative"
+            ),
+            LineSearchError::NoProgress => write!(
+                f,
+                "the line search could not satisfy its condition within its limit"
+            ),
+            LineSearchError::NonFinite => {
+                write!(f, "the line search met only non-finite values")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LineSearchError {}
+
+/// A strategy choosing the step `t > 0` along a descent direction.
+pub trait LineSearch {
+    /// A short name, e.g. `"armijo"`.
+    fn name(&self) -> &'static str;
+
+    /// Searches `φ` from `t = 0`. `phi0 = φ(0)`, `dphi0 = φ′(0) < 0` (else
+    /// [`LineSearchError::NotDescent`]), `t_init` the first trial step.
+    fn search(
+        &mut self,
+        phi: &mut dyn LineFunction,
+        phi0: f64,
+        dphi0: f64,
+        t_init: f64,
+    ) -> Result<LineSearchResult, LineSearchError>;
+}
+
+/// Checks the contract's preconditions on `φ(0)` and `φ′(0)`.
+fn check_start(phi0: f64, dphi0: f64) -> Result<(), LineSearchError> {
+    if !(dphi0.is_finite() && dphi0 < 0.0) {
+        return Err(LineSearchError::NotDescent { slope: dphi0 });
+    }
+    if !phi0.is_finite() {
+        return Err(LineSearchError::NonFinite);
+    }
+    Ok(())
+}
+
+/// `t_init` if it is a usable step, else 1.
+fn first_step(t_init: f64) -> f64 {
+    if t_init.is_finite() && t_init > 0.0 {
+        t_init
+    } else {
+        1.0
+    }
+}
+
+/// The error for a search that ran out after `evaluations` trials:
+/// `NonFinite` if there were some and none had a finite value.
+fn failure(evaluations: usize, any_finite: bool) -> LineSearchError {
+    if evaluations > 0 && !any_finite {
+        LineSearchError::NonFinite
+    } else {
+        LineSearchError::NoProgress
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_checks() {
+        assert_eq!(
+            check_start(0.0, 0.0),
+            Err(LineSearchError::NotDescent { slope: 0.0 })
+        );
+        assert!(matches!(
+            check_start(0.0, f64::NAN),
+            Err(LineSearchError::NotDescent { .. })
+        ));
+        assert_eq!(
+            check_start(0.0, f64::NEG_INFINITY),
+            Err(LineSearchError::NotDescent {
+                slope: f64::NEG_INFINITY
+            })
+        );
+        assert_eq!(
+            check_start(f64::INFINITY, -1.0),
+            Err(LineSearchError::NonFinite)
+        );
+        assert_eq!(check_start(1.0, -1.0), Ok(()));
+    }
+
+    #[test]
+    fn first_step_replaces_unusable_values() {
+        assert_eq!(first_step(0.25), 0.25);
+        assert_eq!(first_step(0.0), 1.0);
+        assert_eq!(first_step(-2.0), 1.0);
+        assert_eq!(first_step(f64::NAN), 1.0);
+        assert_eq!(first_step(f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn errors_display() {
+        let e = LineSearchError::NotDescent { slope: 2.0 };
+        assert_eq!(
+            e.to_string(),
+            "not a descent direction: the slope along it is 2, not negative"
+        );
+        assert!(LineSearchError::NoProgress.to_string().contains("limit"));
+        assert!(LineSearchError::NonFinite
+            .to_string()
+            .contains("non-finite"));
+    }
+}

@@ -1,0 +1,126 @@
+//! From a search direction to a step, shared by every direction method
+//! (gradient descent, Newton, preconditioning, BFGS, L-BFGS):
+//!
+//! - fixed step: `x ← x + η d`;
+//! - line search: `x ← x + t d` with `t` chosen on `φ(t) = f(x + t d)`
+//!   (chapter section 6), starting from the trial step `η`.
+//!
+//! A line search needs a descent direction (`φ'(0) = ∇f·d < 0`). When the
+//! method's direction is not one (a Newton step on negative curvature, a
+//! stale quasi-Newton matrix), the step falls back to steepest descent
+//! `d = −∇f` and says so in the trace, instead of failing an assertion.
+
+use super::{State, StepFailure, StepInfo};
+use crate::line_search::{Armijo, Exact, Golden, LineSearch, MoreThuente, Ray};
+use crate::objective::Problem;
+
+/// Which line search a direction method uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineSearchKind {
+    /// No search: the fixed step `η` (the book's methods).
+    #[default]
+    None,
+    /// Exact minimization of `φ` by bisection on `φ'` (the chapter's binary search).
+    Exact,
+    /// Golden-section search on `φ` alone (no derivatives).
+    Golden,
+    /// Armijo backtracking (sufficient decrease).
+    Armijo,
+    /// Strong Wolfe conditions, Moré–Thuente.
+    Wolfe,
+}
+
+impl LineSearchKind {
+    /// The name used on the command line (`none`, `exact`, `golden`, `armijo`, `wolfe`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LineSearchKind::None => "none",
+            LineSearchKind::Exact => "exact",
+            LineSearchKind::Golden => "golden",
+            LineSearchKind::Armijo => "armijo",
+            LineSearchKind::Wolfe => "wolfe",
+        }
+    }
+
+    fn build(self) -> Option<Box<dyn LineSearch>> {
+        match self {
+            LineSearchKind::None => None,
+            LineSearchKind::Exact => Some(Box::new(Exact::default())),
+            LineSearchKind::Golden => Some(Box::new(Golden::default())),
+            LineSearchKind::Armijo => Some(Box::new(Armijo::default())),
+            LineSearchKind::Wolfe => Some(Box::new(MoreThuente::default())),
+        }
+    }
+}
+
+/// The note recorded when the direction had to be replaced by `−∇f`.
+pub const FELL_BACK: &str = "not a descent direction: used -grad";
+
+/// Writes `x_next = x + t d`, with `t = eta` (no search) or the line search's
+/// step from the trial step `eta`. `direction` may be replaced by `−∇f`.
+pub(crate) fn advance(
+    problem: &Problem<'_>,
+    state: &State,
+    direction: &mut [f64],
+    eta: f64,
+    search: LineSearchKind,
+    note: Option<&'static str>,
+    x_next: &mut [f64],
+) -> Result<StepInfo, StepFailure> {
+    let Some(mut line_search) = search.build() else {
+        move_along(&state.x, direction, eta, x_next);
+        return Ok(StepInfo { note });
+    };
+    let mut note = note;
+    let mut slope = dot(&state.grad, direction);
+    if !(slope < 0.0) {
+        steepest(&state.grad, direction);
+        slope = dot(&state.grad, direction);
+        note = Some(FELL_BACK);
+        if slope == 0.0 {
+            // ∇f = 0: a stationary point; nothing to search.
+            x_next.copy_from_slice(&state.x);
+            return Ok(StepInfo { note });
+        }
+    }
+    loop {
+        let mut ray = Ray::new(problem, &state.x, direction);
+        match line_search.search(&mut ray, state.f, slope, eta) {
+            Ok(found) => {
+                move_along(&state.x, direction, found.t, x_next);
+                return Ok(StepInfo { note });
+            }
+            Err(error) => {
+                if note == Some(FELL_BACK) || is_steepest(&state.grad, direction) {
+                    return Err(StepFailure::LineSearchFailed(error.to_string()));
+                }
+                // The method's direction failed; steepest descent is the
+                // last resort before giving up.
+                steepest(&state.grad, direction);
+                slope = dot(&state.grad, direction);
+                note = Some(FELL_BACK);
+            }
+        }
+    }
+}
+
+fn move_along(x: &[f64], d: &[f64], t: f64, out: &mut [f64]) {
+    for ((o, x), d) in out.iter_mut().zip(x).zip(d) {
+        *o = x + t * d;
+    }
+}
+
+fn steepest(grad: &[f64], direction: &mut [f64]) {
+    for (d, g) in direction.iter_mut().zip(grad) {
+        *d = -g;
+    }
+}
+
+fn is_steepest(grad: &[f64], direction: &[f64]) -> bool {
+    grad.iter().zip(direction).all(|(g, d)| *d == -g)
+}
+
+/// `a · b`.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| p * q).sum()
+}
