@@ -20,7 +20,9 @@ pub enum Command {
     /// Run every experiment of the gradient-descent chapter and draw its figures.
     Tour(TourArgs),
     /// Minimize a formula, printing the book's `epoch` lines and a summary.
-    Minimize(MinimizeArgs),
+    Minimize(Box<MinimizeArgs>),
+    /// Run methods on classical test problems (Moré, Garbow & Hillstrom) and print a robustness table.
+    Problems(ProblemsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +118,25 @@ pub struct MinimizeArgs {
     /// Write every iterate (iteration, x, f, grad_norm, step_norm, note) to a .csv or .json file.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProblemsArgs {
+    /// Methods to compare, comma-separated: NAME or NAME:SEARCH (e.g. gd:wolfe, newton:armijo);
+    /// plain gd uses eta 0.001.
+    #[arg(
+        long,
+        value_name = "METHODS",
+        value_delimiter = ',',
+        default_value = "auto,bfgs,lbfgs,newton,gd:wolfe"
+    )]
+    pub method: Vec<String>,
+    /// Iteration limit of every run, >= 1 (same options for every method).
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Print the rows as a JSON array instead of the markdown table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A start point as parsed from `--x0`.

@@ -6,6 +6,7 @@
 
 mod args;
 mod minimize;
+mod problems;
 mod tour;
 
 use clap::Parser;
@@ -25,7 +26,8 @@ fn main() {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Tour(a) => tour::run(a),
-        Command::Minimize(a) => minimize::run(a),
+        Command::Minimize(a) => minimize::run(*a),
+        Command::Problems(a) => problems::run(a),
     };
     if let Err(UserError(message)) = outcome {
         eprintln!("downhill: error: {message}");

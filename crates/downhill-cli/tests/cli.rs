@@ -182,7 +182,7 @@ fn minimize_2d_example_with_plot_and_trace() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let csv = std::fs::read_to_string(&trace).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "iteration,x1,x2,f,grad_norm,step_norm");
+    assert_eq!(rows[0], "iteration,x1,x2,f,grad_norm,step_norm,note");
     assert_eq!(rows.len(), 22);
     assert!(rows[1].starts_with("0,-5.0,-2.0,33.0,"));
 }
@@ -194,6 +194,8 @@ fn negative_start_written_with_equals_too() {
         "-f",
         "x1^2 + 2*x2^2",
         "--x0=-5,-2",
+        "--method",
+        "gd",
         "--eta",
         "0.1",
         "--steps",
@@ -206,6 +208,8 @@ fn negative_start_written_with_equals_too() {
         "x1^2 + 2*x2^2",
         "--x0",
         "-5,-2",
+        "--method",
+        "gd",
         "--eta",
         "0.1",
         "--steps",
@@ -223,7 +227,7 @@ fn negative_start_written_with_equals_too() {
 #[test]
 fn json_summary_for_scripts() {
     let o = downhill(&[
-        "minimize", "-f", "x^2", "--x0", "10", "--eta", "0.2", "--json",
+        "minimize", "-f", "x^2", "--x0", "10", "--method", "gd", "--eta", "0.2", "--json",
     ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
@@ -240,8 +244,8 @@ fn json_summary_for_scripts() {
 #[test]
 fn tol_zero_makes_exactly_steps_iterations() {
     let o = downhill(&[
-        "minimize", "-f", "x^2", "--x0", "10", "--eta", "0.2", "--steps", "100", "--tol", "0",
-        "--json",
+        "minimize", "-f", "x^2", "--x0", "10", "--method", "gd", "--eta", "0.2", "--steps", "100",
+        "--tol", "0", "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["iterations"], 100);
@@ -290,14 +294,16 @@ fn vars_declare_order_and_absent_variables() {
 #[test]
 fn divergence_is_an_outcome_with_its_iteration() {
     let o = downhill(&[
-        "minimize", "-f", "x^2", "--x0", "10", "--eta", "1.1", "--steps", "1000", "-q",
+        "minimize", "-f", "x^2", "--x0", "10", "--method", "gd", "--eta", "1.1", "--steps", "1000",
+        "-q",
     ]);
     assert_eq!(o.status.code(), Some(0), "divergence is a completed run");
     let text = stdout(&o);
     assert!(text.contains("diverged at iteration 127"), "{text}");
     assert!(!text.to_lowercase().contains("nan"), "{text}");
     let o = downhill(&[
-        "minimize", "-f", "x^4", "--x0", "10", "--eta", "1", "--bound", "1e308", "--json",
+        "minimize", "-f", "x^4", "--x0", "10", "--method", "gd", "--eta", "1", "--bound", "1e308",
+        "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["status"], "diverged");

@@ -24,6 +24,7 @@ pub mod line_search;
 pub mod method;
 pub mod objective;
 pub mod plot;
+pub mod problems;
 pub mod report;
 pub mod tour;
 pub mod trace;

@@ -289,6 +289,15 @@ pub struct Transformed<'a> {
     matrix: Vec<f64>,
 }
 
+impl std::fmt::Debug for Transformed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transformed")
+            .field("variables", &self.inner.variables())
+            .field("matrix", &self.matrix)
+            .finish()
+    }
+}
+
 impl<'a> Transformed<'a> {
     /// `g(y) = f(A y)` with `A` row-major `n × n`; `None` if the size does not fit.
     pub fn new(inner: &'a dyn Objective, matrix: Vec<f64>) -> Option<Self> {

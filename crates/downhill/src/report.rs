@@ -199,3 +199,45 @@ impl Diagnostics {
         out
     }
 }
+
+/// Lines of a table whose columns line up: the header, a rule, the rows.
+/// Columns are right-aligned except the first.
+///
+/// ```
+/// let lines = downhill::report::table(&["eta", "iterations"], &[vec!["0.2".into(), "33".into()]]);
+/// assert_eq!(lines, ["eta  iterations", "---  ----------", "0.2          33"]);
+/// ```
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let columns = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            let pad = w.saturating_sub(cell.chars().count());
+            if i == 0 {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(pad));
+            } else {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(cell);
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut lines = vec![line(headers.iter().map(|h| h.to_string()).collect())];
+    lines.push(line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    for row in rows {
+        let mut cells = row.clone();
+        cells.resize(columns, String::new());
+        lines.push(line(cells));
+    }
+    lines
+}

@@ -73,7 +73,7 @@ pub(crate) fn advance(
     };
     let mut note = note;
     let mut slope = dot(&state.grad, direction);
-    if !(slope < 0.0) {
+    if slope.is_nan() || slope >= 0.0 {
         steepest(&state.grad, direction);
         slope = dot(&state.grad, direction);
         note = Some(FELL_BACK);

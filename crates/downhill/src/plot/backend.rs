@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use plotters::backend::{BitMapBackend, DrawingBackend, SVGBackend};
 use plotters::coord::Shift;
 use plotters::drawing::{DrawingArea, IntoDrawingArea};
-use plotters::element::{Circle, PathElement, Rectangle};
+use plotters::element::{Circle, PathElement, Polygon, Rectangle};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{
     register_font, Color, FontStyle, FontTransform, IntoFont, RGBColor, ShapeStyle, TextStyle,
@@ -26,8 +26,8 @@ use plotters::style::{
 };
 
 use super::geometry::{simplify, Window};
-use super::ticks::{axis_ticks, tick_labels};
-use super::{ImageFormat, PlotError};
+use super::ticks::{scale_ticks, Ticks};
+use super::{AxisScale, ImageFormat, PlotError};
 
 /// Size of an SVG figure in pixels: matplotlib's d2l figure (3.5 × 2.5 in)
 /// at 160 dpi.
@@ -43,13 +43,31 @@ const SVG_OVERSAMPLE: u32 = 10;
 pub(crate) const C0: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 /// matplotlib's second colour, C1: iterates.
 pub(crate) const C1: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
+/// matplotlib's colour cycle, tab10: C0, C1, …, C9.
+pub(crate) const TAB10: [RGBColor; 10] = [
+    C0,
+    C1,
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x7f, 0x7f, 0x7f),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
 const GRID: RGBColor = RGBColor(0xb0, 0xb0, 0xb0);
+/// matplotlib's legend frame: `legend.edgecolor` 0.8.
+const LEGEND_EDGE: RGBColor = RGBColor(0xcc, 0xcc, 0xcc);
 
 /// Pixels per typographic point at 1× (160 dpi).
 const PX_PER_PT: f64 = 160.0 / 72.0;
 // matplotlib's default rc values, in points.
 const FONT_PT: f64 = 10.0;
 const TITLE_PT: f64 = 12.0;
+/// Legends are set smaller than the tick labels so that several entries
+/// do not hide the data (matplotlib's `legend.fontsize` "small").
+const LEGEND_FONT_PT: f64 = 8.3;
 const LINE_PT: f64 = 1.5;
 const MARKER_RADIUS_PT: f64 = 3.0;
 const SPINE_PT: f64 = 0.8;
@@ -58,6 +76,21 @@ const TICK_PAD_PT: f64 = 3.5;
 const LABEL_PAD_PT: f64 = 4.0;
 const TITLE_PAD_PT: f64 = 6.0;
 const BORDER_PT: f64 = 7.2; // bbox_inches="tight" pads by 0.1 in
+const MINOR_TICK_LEN_PT: f64 = 2.0;
+const MINOR_TICK_PT: f64 = 0.6;
+// matplotlib's legend rc values, in font sizes (em) unless noted.
+const LEGEND_BORDER_PAD: f64 = 0.4;
+const LEGEND_LABEL_SPACING: f64 = 0.5;
+const LEGEND_HANDLE_LENGTH: f64 = 2.0;
+const LEGEND_HANDLE_TEXT_PAD: f64 = 0.8;
+const LEGEND_AXES_PAD: f64 = 0.5;
+/// Height of the line and marker above the baseline (half of
+/// `legend.handleheight`).
+const LEGEND_HANDLE_RISE: f64 = 0.35;
+/// Radius of the frame's rounded corners (`round,rounding_size=0.2`).
+const LEGEND_ROUNDING: f64 = 0.2;
+const LEGEND_FRAME_PT: f64 = 1.0;
+const LEGEND_ALPHA: f64 = 0.8;
 
 /// One drawing layer, in data coordinates.
 pub(crate) enum Layer {
@@ -68,21 +101,49 @@ pub(crate) enum Layer {
         color: RGBColor,
     },
     /// Filled circle markers; points outside the window are not drawn.
+    /// With `thin`, a marker closer than one marker diameter to the last one
+    /// drawn is left out (matplotlib's `markevery`, by distance), so a long
+    /// series stays a line with beads rather than a thick smear.
     Markers {
         points: Vec<[f64; 2]>,
         color: RGBColor,
+        thin: bool,
     },
 }
 
+impl Layer {
+    fn color(&self) -> RGBColor {
+        match self {
+            Layer::Lines { color, .. } | Layer::Markers { color, .. } => *color,
+        }
+    }
+}
+
+/// One legend row: a line with a circle marker in `color`, then `label`.
+pub(crate) struct LegendEntry {
+    pub label: String,
+    pub color: RGBColor,
+}
+
 /// One axes: view limits, labels, and the layers drawn in order.
+///
+/// On a [`AxisScale::Log10`] axis, the window and the layers' coordinates
+/// along it are log10 of the values (the caller transforms); only ticks and
+/// labels differ.
 pub(crate) struct Figure {
     pub window: Window,
+    pub x_scale: AxisScale,
+    pub y_scale: AxisScale,
     pub x_label: String,
     pub y_label: String,
     pub title: Option<String>,
     /// Light grid lines at the major ticks (d2l's `axes.grid()`).
     pub grid: bool,
     pub layers: Vec<Layer>,
+    /// Legend rows (none: no legend). The box goes in the upper right
+    /// corner, or in the corner with the least of the legend's own data
+    /// (layers of its colours) under it.
+    pub legend: Vec<LegendEntry>,
 }
 
 /// Writes `fig` to `path` in the format its extension names.
@@ -218,10 +279,8 @@ struct Layout {
     right: f64,
     top: f64,
     bottom: f64,
-    x_ticks: Vec<f64>,
-    y_ticks: Vec<f64>,
-    x_labels: Vec<String>,
-    y_labels: Vec<String>,
+    x: Ticks,
+    y: Ticks,
 }
 
 impl Layout {
@@ -234,23 +293,24 @@ impl Layout {
     /// x ticks and labels for an axis `len` pixels long: matplotlib's bin
     /// count, lowered while neighbouring labels would overlap (long labels
     /// such as "−0.0004" need more room than the 3-em rule gives).
-    fn x_axis(fig: &Figure, m: &Metrics, len: f64) -> (Vec<f64>, Vec<String>) {
+    fn x_axis(fig: &Figure, m: &Metrics, len: f64) -> Ticks {
         let em = m.px(FONT_PT);
         let range = fig.window.x.1 - fig.window.x.0;
         let mut nbins = Self::nbins(len, em, 3.0);
         loop {
-            let ticks = axis_ticks(fig.window.x, nbins);
-            let labels = tick_labels(&ticks);
-            let spacing = match ticks.as_slice() {
-                [a, b, ..] => (b - a) / range * len,
-                _ => f64::INFINITY,
-            };
-            let widest = labels
+            let ticks = scale_ticks(fig.x_scale, fig.window.x, nbins);
+            let spacing = ticks
+                .major
+                .windows(2)
+                .map(|p| (p[1] - p[0]) / range * len)
+                .fold(f64::INFINITY, f64::min);
+            let widest = ticks
+                .labels
                 .iter()
                 .map(|l| m.text_width(l, FONT_PT))
                 .fold(0.0, f64::max);
             if nbins == 1 || widest + em <= spacing {
-                return (ticks, labels);
+                return ticks;
             }
             nbins -= 1;
         }
@@ -277,10 +337,14 @@ impl Layout {
         let mut right = w - border;
         let mut layout = None;
         for _ in 0..2 {
-            let (x_ticks, x_labels) = Self::x_axis(fig, m, right - left);
-            let y_ticks = axis_ticks(fig.window.y, Self::nbins(bottom - top, em, 2.0));
-            let y_labels = tick_labels(&y_ticks);
-            let widest = y_labels
+            let x = Self::x_axis(fig, m, right - left);
+            let y = scale_ticks(
+                fig.y_scale,
+                fig.window.y,
+                Self::nbins(bottom - top, em, 2.0),
+            );
+            let widest = y
+                .labels
                 .iter()
                 .map(|l| m.text_width(l, FONT_PT))
                 .fold(0.0, f64::max);
@@ -291,7 +355,7 @@ impl Layout {
                 + m.px(TICK_PAD_PT)
                 + m.px(TICK_LEN_PT);
             // The last x label may stick out past the right spine.
-            let overhang = match (x_ticks.last(), x_labels.last()) {
+            let overhang = match (x.major.last(), x.labels.last()) {
                 (Some(&t), Some(l)) => {
                     let frac = (t - fig.window.x.0) / (fig.window.x.1 - fig.window.x.0);
                     let room = (1.0 - frac) * (right - left);
@@ -305,10 +369,8 @@ impl Layout {
                 right,
                 top,
                 bottom,
-                x_ticks,
-                y_ticks,
-                x_labels,
-                y_labels,
+                x,
+                y,
             });
         }
         layout.expect("the loop runs")
@@ -466,6 +528,291 @@ fn text<DB: DrawingBackend>(
         .map_err(|e| e.to_string())
 }
 
+/// Antialiased polylines in device pixels, `width` pixels wide, clipped to
+/// the axes box in the bitmap (callers clip to the window beforehand).
+fn stroke<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    m: &Metrics,
+    lay: &Layout,
+    lines: &[Vec<(f64, f64)>],
+    width: f64,
+    color: RGBColor,
+) -> Result<(), String> {
+    if m.raster {
+        let mut cov = Coverage::new(root.dim_in_pixel(), lay);
+        for line in lines {
+            for pair in line.windows(2) {
+                cov.segment(pair[0], pair[1], width / 2.0);
+            }
+        }
+        cov.blend(root, color)
+    } else {
+        let style = ShapeStyle {
+            color: color.to_rgba(),
+            filled: false,
+            stroke_width: (width.round() as u32).max(1),
+        };
+        for line in lines {
+            let mut pixels: Vec<(i32, i32)> = simplify(line, 0.5).into_iter().map(round).collect();
+            pixels.dedup();
+            if pixels.len() >= 2 {
+                root.draw(&PathElement::new(pixels, style))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Filled discs of radius `r` at `centres` (device pixels).
+fn discs<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    m: &Metrics,
+    lay: &Layout,
+    centres: &[(f64, f64)],
+    r: f64,
+    color: RGBColor,
+) -> Result<(), String> {
+    if m.raster {
+        let mut cov = Coverage::new(root.dim_in_pixel(), lay);
+        for &c in centres {
+            cov.segment(c, c, r);
+        }
+        cov.blend(root, color)
+    } else {
+        for &c in centres {
+            let circle = Circle::new(round(c), r.round() as i32, color.filled());
+            root.draw(&circle).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// The markers of a layer that are drawn, in device pixels. Thinning keeps
+/// the first and the last visible point (the last replaces the marker it
+/// would crowd).
+fn marker_centres(
+    points: &[[f64; 2]],
+    thin: bool,
+    win: &Window,
+    lay: &Layout,
+    r: f64,
+) -> Vec<(f64, f64)> {
+    let centres = points
+        .iter()
+        .filter(|&&p| win.contains(p))
+        .map(|&p| lay.px(win, p));
+    if !thin {
+        return centres.collect();
+    }
+    let crowds = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).hypot(a.1 - b.1) < 2.0 * r;
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let mut last_seen = None;
+    for c in centres {
+        if !out.last().is_some_and(|&l| crowds(c, l)) {
+            out.push(c);
+        }
+        last_seen = Some(c);
+    }
+    if let Some(c) = last_seen {
+        if out.last() != Some(&c) {
+            if out.len() > 1 && out.last().is_some_and(|&l| crowds(c, l)) {
+                out.pop();
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Where the legend goes and how big it is, in device pixels.
+struct LegendBox {
+    left: f64,
+    top: f64,
+    width: f64,
+    height: f64,
+}
+
+impl LegendBox {
+    fn contains(&self, p: (f64, f64)) -> bool {
+        p.0 >= self.left
+            && p.0 <= self.left + self.width
+            && p.1 >= self.top
+            && p.1 <= self.top + self.height
+    }
+    fn as_window(&self) -> Window {
+        Window {
+            x: (self.left, self.left + self.width),
+            y: (self.top, self.top + self.height),
+        }
+    }
+}
+
+/// The legend's box: matplotlib's paddings and spacings, placed like
+/// `loc="best"` restricted to the corners: upper right, upper left, lower
+/// left, lower right, the first with the fewest vertices and markers of the
+/// legend's own layers inside it, counting each line crossing it once more.
+fn legend_box(fig: &Figure, m: &Metrics, lay: &Layout) -> LegendBox {
+    let em = m.px(LEGEND_FONT_PT);
+    let n = fig.legend.len() as f64;
+    let widest = fig
+        .legend
+        .iter()
+        .map(|e| m.text_width(&e.label, LEGEND_FONT_PT))
+        .fold(0.0, f64::max);
+    let width =
+        (2.0 * LEGEND_BORDER_PAD + LEGEND_HANDLE_LENGTH + LEGEND_HANDLE_TEXT_PAD) * em + widest;
+    let row = (ASCENT_EM + DESCENT_EM) * em;
+    let height = 2.0 * LEGEND_BORDER_PAD * em + n * row + (n - 1.0) * LEGEND_LABEL_SPACING * em;
+    let pad = LEGEND_AXES_PAD * em;
+    let (l, r) = (lay.left + pad, lay.right - pad - width);
+    let (t, b) = (lay.top + pad, lay.bottom - pad - height);
+    let corners = [(r, t), (l, t), (l, b), (r, b)];
+
+    let win = &fig.window;
+    let colors: Vec<RGBColor> = fig.legend.iter().map(|e| e.color).collect();
+    // Each data line as its visible pieces (a line crossing the box counts
+    // once, however many pieces cross it).
+    let mut polylines: Vec<Vec<Vec<(f64, f64)>>> = Vec::new();
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    for layer in fig.layers.iter().filter(|l| colors.contains(&l.color())) {
+        match layer {
+            Layer::Lines { lines, .. } => {
+                for line in lines {
+                    polylines.push(
+                        win.clip_polyline(line)
+                            .iter()
+                            .map(|piece| piece.iter().map(|&p| lay.px(win, p)).collect())
+                            .collect(),
+                    );
+                }
+            }
+            Layer::Markers { points: pts, .. } => {
+                points.extend(
+                    pts.iter()
+                        .filter(|&&p| win.contains(p))
+                        .map(|&p| lay.px(win, p)),
+                );
+            }
+        }
+    }
+    let badness = |b: &LegendBox| {
+        let bw = b.as_window();
+        let inside = polylines
+            .iter()
+            .flatten()
+            .flatten()
+            .chain(&points)
+            .filter(|&&p| b.contains(p))
+            .count();
+        let crossing = polylines
+            .iter()
+            .filter(|pieces| {
+                pieces.iter().flat_map(|piece| piece.windows(2)).any(|s| {
+                    bw.clip_segment([s[0].0, s[0].1], [s[1].0, s[1].1])
+                        .is_some()
+                })
+            })
+            .count();
+        inside + crossing
+    };
+    let at = |(left, top): (f64, f64)| LegendBox {
+        left,
+        top,
+        width,
+        height,
+    };
+    let mut best = at(corners[0]);
+    let mut best_badness = badness(&best);
+    for &corner in &corners[1..] {
+        if best_badness == 0 {
+            break;
+        }
+        let candidate = at(corner);
+        let bad = badness(&candidate);
+        if bad < best_badness {
+            best = candidate;
+            best_badness = bad;
+        }
+    }
+    best
+}
+
+/// The outline of a rectangle with rounded corners, as a closed polyline
+/// starting and ending in the middle of the top edge (so that the seam of a
+/// stroked outline falls on a straight stretch).
+fn rounded_rect(b: &LegendBox, radius: f64) -> Vec<(f64, f64)> {
+    let r = radius.min(b.width / 2.0).min(b.height / 2.0).max(0.0);
+    let (x0, y0, x1, y1) = (b.left, b.top, b.left + b.width, b.top + b.height);
+    // Corner centres and the angle each arc starts at (y grows downwards).
+    let arcs = [
+        ((x1 - r, y0 + r), -90.0f64),
+        ((x1 - r, y1 - r), 0.0),
+        ((x0 + r, y1 - r), 90.0),
+        ((x0 + r, y0 + r), 180.0),
+    ];
+    let mut pts = vec![((x0 + x1) / 2.0, y0)];
+    for ((cx, cy), start) in arcs {
+        for k in 0..=8 {
+            let a = (start + 90.0 * f64::from(k) / 8.0).to_radians();
+            pts.push((cx + r * a.cos(), cy + r * a.sin()));
+        }
+    }
+    pts.push(((x0 + x1) / 2.0, y0));
+    pts
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    m: &Metrics,
+    lay: &Layout,
+) -> Result<(), String> {
+    if fig.legend.is_empty() {
+        return Ok(());
+    }
+    let b = legend_box(fig, m, lay);
+    let em = m.px(LEGEND_FONT_PT);
+    let outline = rounded_rect(&b, LEGEND_ROUNDING * em);
+    let face: Vec<(i32, i32)> = outline.iter().map(|&p| round(p)).collect();
+    root.draw(&Polygon::new(face, WHITE.mix(LEGEND_ALPHA).filled()))
+        .map_err(|e| e.to_string())?;
+    stroke(root, m, lay, &[outline], m.px(LEGEND_FRAME_PT), LEGEND_EDGE)?;
+    let row = (ASCENT_EM + DESCENT_EM) * em;
+    let x0 = b.left + LEGEND_BORDER_PAD * em;
+    let x1 = x0 + LEGEND_HANDLE_LENGTH * em;
+    for (i, entry) in fig.legend.iter().enumerate() {
+        let top = b.top + LEGEND_BORDER_PAD * em + i as f64 * (row + LEGEND_LABEL_SPACING * em);
+        let baseline = top + ASCENT_EM * em;
+        let y = baseline - LEGEND_HANDLE_RISE * em;
+        stroke(
+            root,
+            m,
+            lay,
+            &[vec![(x0, y), (x1, y)]],
+            m.px(LINE_PT),
+            entry.color,
+        )?;
+        discs(
+            root,
+            m,
+            lay,
+            &[((x0 + x1) / 2.0, y)],
+            m.px(MARKER_RADIUS_PT),
+            entry.color,
+        )?;
+        text(
+            root,
+            m,
+            &entry.label,
+            LEGEND_FONT_PT,
+            HPos::Left,
+            (x1 + LEGEND_HANDLE_TEXT_PAD * em, baseline),
+        )?;
+    }
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &Figure,
@@ -478,11 +825,11 @@ fn draw<DB: DrawingBackend>(
     let thin = m.ipx(SPINE_PT);
 
     if fig.grid {
-        for &x in &lay.x_ticks {
+        for &x in &lay.x.major {
             let px = lay.px_x(win, x);
             bar(root, (px, lay.top), (px, lay.bottom), thin, GRID)?;
         }
-        for &y in &lay.y_ticks {
+        for &y in &lay.y.major {
             let py = lay.px_y(win, y);
             bar(root, (lay.left, py), (lay.right, py), thin, GRID)?;
         }
@@ -491,55 +838,26 @@ fn draw<DB: DrawingBackend>(
     for layer in &fig.layers {
         match layer {
             Layer::Lines { lines, color } => {
-                let pieces = lines.iter().flat_map(|line| win.clip_polyline(line));
-                if m.raster {
-                    let mut cov = Coverage::new((w, h), &lay);
-                    for piece in pieces {
-                        for pair in piece.windows(2) {
-                            let (a, b) = (lay.px(win, pair[0]), lay.px(win, pair[1]));
-                            cov.segment(a, b, m.px(LINE_PT) / 2.0);
-                        }
-                    }
-                    cov.blend(root, *color)?;
-                } else {
-                    let style = ShapeStyle {
-                        color: color.to_rgba(),
-                        filled: false,
-                        stroke_width: m.ipx(LINE_PT) as u32,
-                    };
-                    for piece in pieces {
-                        let exact: Vec<(f64, f64)> =
-                            piece.iter().map(|&p| lay.px(win, p)).collect();
-                        let mut pixels: Vec<(i32, i32)> =
-                            simplify(&exact, 0.5).into_iter().map(round).collect();
-                        pixels.dedup();
-                        if pixels.len() >= 2 {
-                            root.draw(&PathElement::new(pixels, style))
-                                .map_err(|e| e.to_string())?;
-                        }
-                    }
-                }
+                let pieces: Vec<Vec<(f64, f64)>> = lines
+                    .iter()
+                    .flat_map(|line| win.clip_polyline(line))
+                    .map(|piece| piece.iter().map(|&p| lay.px(win, p)).collect())
+                    .collect();
+                stroke(root, &m, &lay, &pieces, m.px(LINE_PT), *color)?;
             }
-            Layer::Markers { points, color } => {
-                let inside = points.iter().filter(|&&p| win.contains(p));
+            Layer::Markers {
+                points,
+                color,
+                thin,
+            } => {
                 let r = m.px(MARKER_RADIUS_PT);
-                if m.raster {
-                    let mut cov = Coverage::new((w, h), &lay);
-                    for &p in inside {
-                        let c = lay.px(win, p);
-                        cov.segment(c, c, r);
-                    }
-                    cov.blend(root, *color)?;
-                } else {
-                    for &p in inside {
-                        let circle =
-                            Circle::new(round(lay.px(win, p)), r.round() as i32, color.filled());
-                        root.draw(&circle).map_err(|e| e.to_string())?;
-                    }
-                }
+                let centres = marker_centres(points, *thin, win, &lay, r);
+                discs(root, &m, &lay, &centres, r, *color)?;
             }
         }
     }
+
+    draw_legend(root, fig, &m, &lay)?;
 
     // Spines on top of the data, as in matplotlib.
     let (l, r, tp, b) = (lay.left, lay.right, lay.top, lay.bottom);
@@ -549,11 +867,21 @@ fn draw<DB: DrawingBackend>(
     bar(root, (l, b), (r, b), thin, BLACK)?;
 
     // Outward ticks and their labels: x labels hang below, y labels are
-    // centred on their tick (digits are CAP_EM tall).
+    // centred on their tick (digits are CAP_EM tall). Minor ticks (log
+    // axes) are shorter and thinner, without labels.
     let em = m.px(FONT_PT);
     let tick_len = m.px(TICK_LEN_PT);
     let label_gap = tick_len + m.px(TICK_PAD_PT);
-    for (&x, label) in lay.x_ticks.iter().zip(&lay.x_labels) {
+    let (minor_len, minor_w) = (m.px(MINOR_TICK_LEN_PT), m.ipx(MINOR_TICK_PT));
+    for &x in &lay.x.minor {
+        let px = lay.px_x(win, x);
+        bar(root, (px, b), (px, b + minor_len), minor_w, BLACK)?;
+    }
+    for &y in &lay.y.minor {
+        let py = lay.px_y(win, y);
+        bar(root, (l - minor_len, py), (l, py), minor_w, BLACK)?;
+    }
+    for (&x, label) in lay.x.major.iter().zip(&lay.x.labels) {
         let px = lay.px_x(win, x);
         bar(root, (px, b), (px, b + tick_len), thin, BLACK)?;
         text(
@@ -565,7 +893,7 @@ fn draw<DB: DrawingBackend>(
             (px, b + label_gap + CAP_EM * em),
         )?;
     }
-    for (&y, label) in lay.y_ticks.iter().zip(&lay.y_labels) {
+    for (&y, label) in lay.y.major.iter().zip(&lay.y.labels) {
         let py = lay.px_y(win, y);
         bar(root, (l - tick_len, py), (l, py), thin, BLACK)?;
         text(
@@ -580,16 +908,19 @@ fn draw<DB: DrawingBackend>(
 
     // Axis labels and title.
     let x_label_top = b + label_gap + CAP_EM * em + m.px(LABEL_PAD_PT);
-    text(
-        root,
-        &m,
-        &fig.x_label,
-        FONT_PT,
-        HPos::Center,
-        ((l + r) / 2.0, x_label_top + ASCENT_EM * em),
-    )?;
+    if !fig.x_label.is_empty() {
+        text(
+            root,
+            &m,
+            &fig.x_label,
+            FONT_PT,
+            HPos::Center,
+            ((l + r) / 2.0, x_label_top + ASCENT_EM * em),
+        )?;
+    }
     let widest = lay
-        .y_labels
+        .y
+        .labels
         .iter()
         .map(|s| m.text_width(s, FONT_PT))
         .fold(0.0, f64::max);
@@ -599,12 +930,14 @@ fn draw<DB: DrawingBackend>(
     let upright = m
         .text_style(FONT_PT, HPos::Center)
         .transform(FontTransform::Rotate270);
-    root.draw_text(
-        &fig.y_label,
-        &upright,
-        round((baseline_x - m.top_to_baseline(FONT_PT), (tp + b) / 2.0)),
-    )
-    .map_err(|e| e.to_string())?;
+    if !fig.y_label.is_empty() {
+        root.draw_text(
+            &fig.y_label,
+            &upright,
+            round((baseline_x - m.top_to_baseline(FONT_PT), (tp + b) / 2.0)),
+        )
+        .map_err(|e| e.to_string())?;
+    }
     if let Some(title) = &fig.title {
         // A long title shrinks to the figure's width rather than being cut off.
         let room = f64::from(w) - 2.0 * m.px(BORDER_PT);

@@ -18,11 +18,16 @@
 use std::path::Path;
 
 use contour::ContourBuilder;
+use plotters::style::RGBColor;
 
-use super::backend::{render, Figure, Layer, C0, C1};
+use super::backend::{render, Figure, Layer, LegendEntry, C0, C1, TAB10};
 use super::geometry::Window;
 use super::ticks::auto_levels;
-use super::{ImageFormat, PlotError};
+use super::{AxisScale, ImageFormat, PlotError, Series};
+
+/// Contour lines under several paths ([`super::paths_2d`]): C0 (`#1f77b4`)
+/// at 40% over white, so that the coloured paths stand out.
+const LIGHT_CONTOUR: RGBColor = RGBColor(0xa5, 0xc9, 0xe1);
 
 /// Most grid points allowed along one axis.
 const MAX_POINTS_PER_AXIS: usize = 4096;
@@ -245,6 +250,33 @@ pub fn isolines(grid: &Grid, level: f64) -> Vec<Vec<[f64; 2]>> {
     out
 }
 
+/// Open or closed polylines in (x1, x2) coordinates.
+type Polylines = Vec<Vec<[f64; 2]>>;
+
+/// Contour lines of `f` on the grid of `spec` (levels from `spec` or
+/// [`auto_levels`]) and the window they fill: the grid's extent, as
+/// matplotlib's `contour` sets it.
+fn contour_lines(
+    f: &dyn Fn(f64, f64) -> f64,
+    spec: &ContourSpec,
+    out: &Path,
+) -> Result<(Window, Polylines), PlotError> {
+    let grid = Grid::sample(f, spec).map_err(|reason| PlotError::new(out, reason))?;
+    let levels = match &spec.levels {
+        Some(levels) => levels.clone(),
+        None => auto_levels(&grid.values),
+    };
+    let contours: Vec<Vec<[f64; 2]>> = levels
+        .iter()
+        .flat_map(|&level| isolines(&grid, level))
+        .collect();
+    let window = Window {
+        x: (grid.x1[0], grid.x1[grid.x1.len() - 1]),
+        y: (grid.x2[0], grid.x2[grid.x2.len() - 1]),
+    };
+    Ok((window, contours))
+}
+
 /// See [`super::path_2d`].
 pub(crate) fn path_2d(
     f: &dyn Fn(f64, f64) -> f64,
@@ -257,22 +289,11 @@ pub(crate) fn path_2d(
     if path.is_empty() {
         return Err(PlotError::new(out, "no iterates to plot"));
     }
-    let grid = Grid::sample(f, spec).map_err(|reason| PlotError::new(out, reason))?;
-    let levels = match &spec.levels {
-        Some(levels) => levels.clone(),
-        None => auto_levels(&grid.values),
-    };
-    let contours: Vec<Vec<[f64; 2]>> = levels
-        .iter()
-        .flat_map(|&level| isolines(&grid, level))
-        .collect();
-    // matplotlib's contour sets the view tightly to the grid.
-    let window = Window {
-        x: (grid.x1[0], grid.x1[grid.x1.len() - 1]),
-        y: (grid.x2[0], grid.x2[grid.x2.len() - 1]),
-    };
+    let (window, contours) = contour_lines(f, spec, out)?;
     let fig = Figure {
         window,
+        x_scale: AxisScale::Linear,
+        y_scale: AxisScale::Linear,
         x_label: spec.labels.0.clone(),
         y_label: spec.labels.1.clone(),
         title: title.map(str::to_string),
@@ -289,8 +310,70 @@ pub(crate) fn path_2d(
             Layer::Markers {
                 points: path.to_vec(),
                 color: C1,
+                thin: false,
             },
         ],
+        legend: Vec::new(),
+    };
+    render(&fig, out)
+}
+
+/// The colour of path `i` in [`super::paths_2d`]: tab10 from C1 on (C0 is
+/// the contours' hue), cycling after C9.
+pub(crate) fn path_color(i: usize) -> RGBColor {
+    TAB10[1 + i % (TAB10.len() - 1)]
+}
+
+/// See [`super::paths_2d`].
+pub(crate) fn paths_2d(
+    f: &dyn Fn(f64, f64) -> f64,
+    paths: &[Series<'_>],
+    spec: &ContourSpec,
+    title: Option<&str>,
+    out: &Path,
+) -> Result<(), PlotError> {
+    ImageFormat::from_path(out)?;
+    if paths.is_empty() {
+        return Err(PlotError::new(out, "no paths to plot"));
+    }
+    let finite = |p: &[f64; 2]| p[0].is_finite() && p[1].is_finite();
+    if !paths.iter().any(|s| s.points.iter().any(finite)) {
+        return Err(PlotError::new(out, "no finite point in any path"));
+    }
+    let (window, contours) = contour_lines(f, spec, out)?;
+    let mut layers = vec![Layer::Lines {
+        lines: contours,
+        color: LIGHT_CONTOUR,
+    }];
+    let mut legend = Vec::new();
+    for (i, series) in paths.iter().enumerate() {
+        let color = path_color(i);
+        layers.push(Layer::Lines {
+            lines: vec![series.points.to_vec()],
+            color,
+        });
+        layers.push(Layer::Markers {
+            points: series.points.to_vec(),
+            color,
+            thin: false,
+        });
+        if !series.label.is_empty() {
+            legend.push(LegendEntry {
+                label: series.label.to_string(),
+                color,
+            });
+        }
+    }
+    let fig = Figure {
+        window,
+        x_scale: AxisScale::Linear,
+        y_scale: AxisScale::Linear,
+        x_label: spec.labels.0.clone(),
+        y_label: spec.labels.1.clone(),
+        title: title.map(str::to_string),
+        grid: false,
+        layers,
+        legend,
     };
     render(&fig, out)
 }

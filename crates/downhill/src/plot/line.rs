@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::backend::{render, Figure, Layer, C0, C1};
 use super::geometry::Window;
-use super::{ImageFormat, PlotError};
+use super::{AxisScale, ImageFormat, PlotError};
 
 /// The book's sampling step for the curve.
 const STEP: f64 = 0.01;
@@ -63,6 +63,8 @@ pub(crate) fn trace_1d(
     };
     let fig = Figure {
         window,
+        x_scale: AxisScale::Linear,
+        y_scale: AxisScale::Linear,
         x_label: "x".to_string(),
         y_label: "f(x)".to_string(),
         title: title.map(str::to_string),
@@ -76,21 +78,26 @@ pub(crate) fn trace_1d(
                 lines: vec![points.clone()],
                 color: C1,
             },
-            Layer::Markers { points, color: C1 },
+            Layer::Markers {
+                points,
+                color: C1,
+                thin: false,
+            },
         ],
+        legend: Vec::new(),
     };
     render(&fig, path)
 }
 
 /// matplotlib's margins: 5% of the data range on each side.
-fn pad((lo, hi): (f64, f64)) -> (f64, f64) {
+pub(crate) fn pad((lo, hi): (f64, f64)) -> (f64, f64) {
     let d = hi - lo;
     (lo - MARGIN * d, hi + MARGIN * d)
 }
 
 /// matplotlib's `nonsingular`: widen an empty range by 5% of its value
 /// (or by 0.05 around zero).
-fn nonsingular(lo: f64, hi: f64) -> (f64, f64) {
+pub(crate) fn nonsingular(lo: f64, hi: f64) -> (f64, f64) {
     if hi - lo > 1e-12 * lo.abs().max(hi.abs()).max(f64::MIN_POSITIVE) {
         (lo, hi)
     } else if hi == 0.0 {

@@ -8,7 +8,10 @@
 //! (`MaxNLocator(nbins = 8)` with steps 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10).
 //! Re-implementing that one rule (about 60 lines) makes both match the book:
 //! for `x1² + 2 x2²` on the book's grid the levels are 8, 16, …, 48, exactly
-//! matplotlib's.
+//! matplotlib's. Logarithmic axes follow matplotlib's `LogLocator` and
+//! label powers of ten as "10⁻⁸" ([`log_ticks`]).
+
+use super::AxisScale;
 
 /// Tick multiples of matplotlib's `AutoLocator` (axis ticks).
 pub(crate) const AXIS_STEPS: &[f64] = &[1.0, 2.0, 2.5, 5.0, 10.0];
@@ -159,6 +162,126 @@ pub(crate) fn tick_labels(ticks: &[f64]) -> Vec<String> {
         .collect()
 }
 
+/// The ticks of one axis, in axis coordinates (log10 of the value on a
+/// logarithmic axis): labelled major ticks and unlabelled minor ones.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Ticks {
+    pub major: Vec<f64>,
+    pub labels: Vec<String>,
+    pub minor: Vec<f64>,
+}
+
+/// The ticks of an axis with view limits `lim` (axis coordinates) and
+/// `nbins` as matplotlib's tick space for it.
+pub(crate) fn scale_ticks(scale: AxisScale, lim: (f64, f64), nbins: usize) -> Ticks {
+    match scale {
+        AxisScale::Linear => {
+            let major = axis_ticks(lim, nbins);
+            let labels = tick_labels(&major);
+            Ticks {
+                major,
+                labels,
+                minor: Vec::new(),
+            }
+        }
+        AxisScale::Log10 => log_ticks(lim, nbins),
+    }
+}
+
+/// Ticks of a log10 axis whose view is `10^lim.0 ..= 10^lim.1`, positions
+/// in decades (log10 of the value), like matplotlib's `LogLocator` with
+/// `LogFormatterSciNotation`.
+///
+/// Major ticks are powers of ten labelled "10⁻⁸", "10⁰", "10²" (Unicode
+/// superscripts, which DejaVu Sans has); with `numticks` (clamped to 2..=9)
+/// as matplotlib's tick space, every `stride`-th decade is labelled, with
+/// `stride = numdec / numticks + 1` and the labelled decades multiples of the
+/// stride (so 10⁰ is one when in view). Minor ticks: 2..9 × each decade
+/// when every decade is labelled and the view spans at most 10 decades, the
+/// skipped decades when the stride is above 1. A view holding fewer than two
+/// powers of ten gets matplotlib's linear ticks of the values instead.
+pub(crate) fn log_ticks(lim: (f64, f64), numticks: usize) -> Ticks {
+    let (lo, hi) = lim;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Ticks::default();
+    }
+    let slack = (hi - lo) * 1e-9;
+    let first = (lo - slack).ceil();
+    let last = (hi + slack).floor();
+    let numdec = last - first;
+    if numdec > 1e4 {
+        // Not a view of f64 values (they span about 630 decades).
+        return Ticks::default();
+    }
+    if numdec < 1.0 {
+        // Not even two powers of ten in view: plain ticks of the values.
+        let (vlo, vhi) = (10f64.powf(lo), 10f64.powf(hi));
+        let values: Vec<f64> = axis_ticks((vlo, vhi), numticks.max(2))
+            .into_iter()
+            .filter(|&v| v > 0.0)
+            .collect();
+        let major: Vec<f64> = values.iter().map(|v| v.log10()).collect();
+        // Unlabelled minor ticks at the other s·10^k, as on any log axis.
+        let minor = if numdec < 1.0 {
+            (lo.floor() as i64..=hi.ceil() as i64)
+                .flat_map(|d| (1..=9).map(move |s| d as f64 + f64::from(s).log10()))
+                .filter(|&t| t >= lo - slack && t <= hi + slack)
+                .filter(|t| major.iter().all(|m| (m - t).abs() > 1e-9))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        return Ticks {
+            major,
+            labels: tick_labels(&values),
+            minor,
+        };
+    }
+    let numticks = numticks.clamp(2, 9) as f64;
+    let mut stride = (numdec / numticks).floor() + 1.0;
+    if stride >= numdec {
+        stride = (numdec - 1.0).max(1.0);
+    }
+    let (first, last, stride) = (first as i64, last as i64, stride as i64);
+    let decades = first..=last;
+    let major: Vec<i64> = decades
+        .clone()
+        .filter(|d| d.rem_euclid(stride) == 0)
+        .collect();
+    let minor: Vec<f64> = if stride > 1 {
+        decades
+            .filter(|d| d.rem_euclid(stride) != 0)
+            .map(|d| d as f64)
+            .collect()
+    } else if numdec <= 10.0 {
+        (first - 1..=last)
+            .flat_map(|d| (2..=9).map(move |s| d as f64 + f64::from(s).log10()))
+            .filter(|&t| t >= lo - slack && t <= hi + slack)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ticks {
+        labels: major.iter().map(|&d| decade_label(d)).collect(),
+        major: major.into_iter().map(|d| d as f64).collect(),
+        minor,
+    }
+}
+
+/// "10" with the exponent in Unicode superscripts: `decade_label(-8)` is
+/// "10⁻⁸".
+pub(crate) fn decade_label(exponent: i64) -> String {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut s = String::from("10");
+    if exponent < 0 {
+        s.push('⁻');
+    }
+    for c in exponent.unsigned_abs().to_string().chars() {
+        s.push(DIGITS[c.to_digit(10).unwrap_or(0) as usize]);
+    }
+    s
+}
+
 /// The fewest decimals (0..=12) that write `step` and `start` exactly, up to
 /// rounding noise.
 fn decimals_for(step: f64, start: f64) -> usize {
@@ -212,6 +335,27 @@ mod tests {
         assert!(max_n_locator(-f64::MAX, f64::MAX, 8, LEVEL_STEPS, 1).is_empty());
         assert!(auto_levels(&[2.0, 2.0, f64::NAN]).is_empty());
         assert!(auto_levels(&[]).is_empty());
+    }
+
+    #[test]
+    fn log_ticks_label_powers_of_ten() {
+        // 1e-8 .. 1e2 with room for 6 ticks: matplotlib's stride is
+        // 10 // 6 + 1 = 2; the skipped decades get minor ticks.
+        let t = log_ticks((-8.5, 2.5), 6);
+        assert_eq!(t.major, [-8.0, -6.0, -4.0, -2.0, 0.0, 2.0]);
+        assert_eq!(t.labels, ["10⁻⁸", "10⁻⁶", "10⁻⁴", "10⁻²", "10⁰", "10²"]);
+        assert_eq!(t.minor, [-7.0, -5.0, -3.0, -1.0, 1.0]);
+        // Few decades: all labelled, minor ticks at 2..9 × 10^k.
+        let t = log_ticks((-0.05, 3.05), 6);
+        assert_eq!(t.labels, ["10⁰", "10¹", "10²", "10³"]);
+        assert_eq!(t.minor.len(), 3 * 8 + 1);
+        // Less than two decades: linear ticks of the values.
+        let t = log_ticks((2f64.log10(), 9f64.log10()), 6);
+        assert_eq!(t.labels, ["2", "4", "6", "8"]);
+        assert_eq!(t.minor.len(), 4, "3, 5, 7 and 9");
+        assert!(log_ticks((f64::NAN, 1.0), 6).major.is_empty());
+        assert_eq!(decade_label(-12), "10⁻¹²");
+        assert_eq!(decade_label(300), "10³⁰⁰");
     }
 
     #[test]

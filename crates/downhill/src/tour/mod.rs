@@ -1,13 +1,18 @@
-//! The chapter tour: every experiment of sections 1 to 3 of the
-//! "Gradient Descent" chapter, run through the same formula → method →
-//! driver → trace path a user's own run takes, with the book's printed lines
-//! and figures.
+//! The chapter tour: every experiment of the "Gradient Descent" chapter,
+//! run through the same formula → method → driver → trace path a user's own
+//! run takes: sections 1 to 3 with the book's printed lines and figures,
+//! sections 4 to 8 (convergence, preconditioning, line search, summary and
+//! the exercises) as findings with tables and figures ([`Finding`]).
 //!
 //! [`experiments`] lists what is run; [`run`] runs it and returns the
 //! sections with their printed lines; [`write_figures`] draws every figure
 //! (SVG and PNG) and an `index.html` that shows them in order.
 
+mod findings;
+
 use std::path::{Path, PathBuf};
+
+pub use findings::{Figure, Finding};
 
 use crate::driver::{self, Options, RunResult, Status};
 use crate::formula::Formula;
@@ -83,7 +88,8 @@ pub struct SectionSpec {
     pub experiments: Vec<Experiment>,
 }
 
-/// The chapter's experiments, sections 1 to 3.
+/// The chapter's sections: 1 to 3 hold the book's printed experiments; the
+/// findings of 4 to 8 are computed in [`run`].
 pub fn experiments() -> Vec<SectionSpec> {
     const COS: &str = "x*cos(0.15*pi*x)";
     vec![
@@ -196,6 +202,36 @@ pub fn experiments() -> Vec<SectionSpec> {
                 },
             ],
         },
+        SectionSpec {
+            number: 4,
+            title: "Convergence analysis",
+            idea: "For convex f with f'' > 0, Newton's error e_k = x_k - x* obeys |e_{k+1}| = e_k^2 |f'''(xi)| / (2 f''(x_k)): once close, the error is squared at every step. Fixed-step gradient descent only multiplies it by about |1 - eta f''(x*)|.",
+            experiments: vec![],
+        },
+        SectionSpec {
+            number: 5,
+            title: "Preconditioning",
+            idea: "x <- x - eta * diag(H)^-1 grad f(x): only the diagonal of the Hessian, i.e. a separate learning rate per coordinate. It repairs badly mismatched scales (one coordinate in millimetres, another in kilometres).",
+            experiments: vec![],
+        },
+        SectionSpec {
+            number: 6,
+            title: "Gradient descent with line search",
+            idea: "Take the direction -grad f(x) and choose the step that minimizes f(x - eta grad f(x)), e.g. by binary search: few iterations, but many evaluations of f per iteration.",
+            experiments: vec![],
+        },
+        SectionSpec {
+            number: 7,
+            title: "Summary",
+            idea: "What the runs above showed.",
+            experiments: vec![],
+        },
+        SectionSpec {
+            number: 8,
+            title: "Exercises",
+            idea: "The chapter's five exercises, each run and answered.",
+            experiments: vec![],
+        },
     ]
 }
 
@@ -219,6 +255,8 @@ pub struct Section {
     pub spec: SectionSpec,
     /// One outcome per experiment.
     pub outcomes: Vec<Outcome>,
+    /// Tables and comparisons beyond single runs (sections 4 to 8).
+    pub findings: Vec<Finding>,
 }
 
 /// A failure of the tour itself (never expected: the experiments are fixed).
@@ -243,7 +281,12 @@ pub fn run() -> Result<Vec<Section>, TourError> {
                 .iter()
                 .map(run_experiment)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Section { spec, outcomes })
+            let findings = findings::for_section(spec.number)?;
+            Ok(Section {
+                spec,
+                outcomes,
+                findings,
+            })
         })
         .collect()
 }
@@ -326,6 +369,19 @@ pub fn render_text(sections: &[Section], figures: Option<&Path>) -> String {
                 ));
             }
         }
+        for finding in &section.findings {
+            out.push_str(&format!("\n-- {}: {}\n", finding.id, finding.title));
+            for line in &finding.lines {
+                out.push_str(&format!("   {line}\n"));
+            }
+            out.push_str(&format!("   {}\n", finding.lesson));
+            if let (Some(dir), Some(_)) = (figures, &finding.figure) {
+                out.push_str(&format!(
+                    "   figure: {}\n",
+                    dir.join(format!("{}.svg", finding.id)).display()
+                ));
+            }
+        }
     }
     out
 }
@@ -346,6 +402,17 @@ pub fn write_figures(sections: &[Section], dir: &Path) -> Result<Vec<PathBuf>, T
             let path = dir.join(format!("{}.{ext}", outcome.experiment.id));
             draw(outcome, &path)?;
             written.push(path);
+        }
+    }
+    for finding in sections.iter().flat_map(|s| &s.findings) {
+        if let Some(figure) = &finding.figure {
+            for ext in ["svg", "png"] {
+                let path = dir.join(format!("{}.{ext}", finding.id));
+                figure
+                    .draw(&finding.title, &path)
+                    .map_err(|e| TourError(e.to_string()))?;
+                written.push(path);
+            }
         }
     }
     let index = dir.join("index.html");
@@ -420,6 +487,25 @@ fn index_html(sections: &[Section]) -> String {
                 cmd = escape_html(&outcome.command),
                 last = escape_html(&last),
                 lesson = escape_html(e.lesson),
+            ));
+        }
+        for finding in &section.findings {
+            html.push_str(&format!(
+                "<figure id=\"{id}\">\n<h3>{title}</h3>\n<pre>{lines}</pre>\n",
+                id = finding.id,
+                title = escape_html(&finding.title),
+                lines = escape_html(&finding.lines.join("\n")),
+            ));
+            if finding.figure.is_some() {
+                html.push_str(&format!(
+                    "<img src=\"{id}.svg\" alt=\"{title}\">\n",
+                    id = finding.id,
+                    title = escape_html(&finding.title)
+                ));
+            }
+            html.push_str(&format!(
+                "<figcaption>{}</figcaption>\n</figure>\n",
+                escape_html(&finding.lesson)
             ));
         }
     }
