@@ -52,10 +52,9 @@ fn the_set_is_large_and_well_formed() {
     }
 }
 
-/// `f(x0)` as MGH (1981) publish it (to 4-8 digits; the digits here are from
-/// a separate 40-digit transcription of each function, which agrees with
-/// MGH's): a check that each formula is the published function,
-/// independent of `f*`.
+/// `f(x0)` from a separate 40-digit transcription of each function (which
+/// agrees with the values MGH 1981 publish to 4-8 digits): a check that each
+/// formula is the published function, independent of `f*`.
 #[test]
 fn values_at_the_start_match_the_literature() {
     let published: &[(&str, f64, f64)] = &[
