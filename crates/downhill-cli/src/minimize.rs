@@ -89,7 +89,7 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
         f_tol: args.ftol.unwrap_or(defaults.f_tol),
         trace: match args.trace_every {
             Some(k) => TracePolicy::Every(usize::try_from(k).unwrap_or(usize::MAX)),
-            None => TracePolicy::All,
+            None => TracePolicy::DEFAULT,
         },
     };
 

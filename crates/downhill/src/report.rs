@@ -89,6 +89,9 @@ pub fn summary(result: &RunResult, options: &Options) -> String {
         "evaluations  f: {}, gradient: {}, Hessian: {}\n",
         e.f, e.grad, e.hess
     ));
+    if let Some(note) = result.trace.thinning_note() {
+        out.push_str(&format!("trace        {note}\n"));
+    }
     out
 }
 

@@ -1,9 +1,10 @@
 //! The trace of a run: one typed record per kept iteration.
 //!
 //! Iterates are stored flat (`dim` numbers per record) so that a trace of a
-//! long run costs `8·(dim + 4)` bytes per kept record and nothing else. A
-//! [`TracePolicy`] bounds the memory of very long runs: keep every record,
-//! every k-th, or only the first and the last.
+//! long run costs about `8·(dim + 6)` bytes per kept record and nothing else.
+//! A [`TracePolicy`] bounds the memory of very long runs: keep every record,
+//! every k-th, only the first and the last, or (the default) as many as fit
+//! in a memory budget, thinned evenly as the run goes on.
 
 use serde::Serialize;
 use std::io::Write;
@@ -18,6 +19,23 @@ pub enum TracePolicy {
     Every(usize),
     /// Only the start and the final iterate.
     Ends,
+    /// At most this many bytes: every record while they fit, then every
+    /// 2nd, 4th, ... (the stride doubles and the stored records are thinned
+    /// to match), so a run of any length keeps an evenly spread sample.
+    /// Iterates whose single `x` would take more than 1/16 of the budget
+    /// are not stored at all (only `f`, `‖∇f‖` and the step are).
+    Budget(usize),
+}
+
+impl TracePolicy {
+    /// The default: [`TracePolicy::Budget`] of 4 MiB.
+    pub const DEFAULT: TracePolicy = TracePolicy::Budget(4 << 20);
+}
+
+impl Default for TracePolicy {
+    fn default() -> Self {
+        TracePolicy::DEFAULT
+    }
 }
 
 /// One iteration as stored in a [`Trace`].
@@ -49,6 +67,12 @@ pub struct Trace {
     grad_norms: Vec<f64>,
     step_norms: Vec<f64>,
     notes: Vec<Option<&'static str>>,
+    /// Budget policy: keep iterations that are multiples of this.
+    stride: usize,
+    /// Whether iterates are stored (false when one `x` is too large for the budget).
+    keep_x: bool,
+    /// Iterations offered so far (to report how much was thinned).
+    offered: usize,
     /// The last record pushed, if the policy did not keep it (so it can be
     /// appended when the run ends).
     pending: Option<Pending>,
@@ -67,7 +91,14 @@ struct Pending {
 impl Trace {
     /// An empty trace for the given variable names.
     pub fn new(variables: Vec<String>, policy: TracePolicy) -> Self {
+        let keep_x = match policy {
+            TracePolicy::Budget(bytes) => 8 * variables.len() <= bytes / 16,
+            _ => true,
+        };
         Trace {
+            stride: 1,
+            keep_x,
+            offered: 0,
             variables,
             policy,
             iterations: Vec::new(),
@@ -90,11 +121,64 @@ impl Trace {
         self.variables.len()
     }
 
+    /// Whether the records hold their iterates `x` (false only for a
+    /// [`TracePolicy::Budget`] too small for a single `x`).
+    pub fn has_iterates(&self) -> bool {
+        self.keep_x
+    }
+
+    /// How many records were offered (iterations 0..=k of the run), of
+    /// which [`Trace::len`] were kept.
+    pub fn offered(&self) -> usize {
+        self.offered
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> TracePolicy {
+        self.policy
+    }
+
     fn keeps(&self, iteration: usize) -> bool {
         match self.policy {
             TracePolicy::All => true,
             TracePolicy::Every(k) => iteration.is_multiple_of(k.max(1)),
             TracePolicy::Ends => iteration == 0,
+            TracePolicy::Budget(_) => iteration.is_multiple_of(self.stride),
+        }
+    }
+
+    fn record_bytes(&self) -> usize {
+        let x = if self.keep_x { self.dim() } else { 0 };
+        8 * (x + 4) + std::mem::size_of::<Option<&'static str>>()
+    }
+
+    /// Budget policy: while the stored records exceed the budget, double the
+    /// stride and keep only the records on it (the start always stays).
+    fn thin_to_budget(&mut self) {
+        let TracePolicy::Budget(bytes) = self.policy else {
+            return;
+        };
+        while self.len() > 2 && self.len() * self.record_bytes() > bytes {
+            self.stride = self.stride.saturating_mul(2);
+            let d = if self.keep_x { self.dim() } else { 0 };
+            let mut kept = 0;
+            for i in 0..self.len() {
+                if self.iterations[i].is_multiple_of(self.stride) {
+                    self.iterations[kept] = self.iterations[i];
+                    self.fs[kept] = self.fs[i];
+                    self.grad_norms[kept] = self.grad_norms[i];
+                    self.step_norms[kept] = self.step_norms[i];
+                    self.notes[kept] = self.notes[i];
+                    self.xs.copy_within(i * d..(i + 1) * d, kept * d);
+                    kept += 1;
+                }
+            }
+            self.iterations.truncate(kept);
+            self.fs.truncate(kept);
+            self.grad_norms.truncate(kept);
+            self.step_norms.truncate(kept);
+            self.notes.truncate(kept);
+            self.xs.truncate(kept * d);
         }
     }
 
@@ -102,6 +186,7 @@ impl Trace {
     /// until [`Trace::finish`] in case it is the last.
     pub fn push(&mut self, record: Record<'_>) {
         debug_assert_eq!(record.x.len(), self.dim());
+        self.offered += 1;
         if self.keeps(record.iteration) {
             self.pending = None;
             self.store(record);
@@ -109,7 +194,9 @@ impl Trace {
             match &mut self.pending {
                 Some(p) => {
                     p.iteration = record.iteration;
-                    p.x.copy_from_slice(record.x);
+                    if self.keep_x {
+                        p.x.copy_from_slice(record.x);
+                    }
                     p.f = record.f;
                     p.grad_norm = record.grad_norm;
                     p.step_norm = record.step_norm;
@@ -118,7 +205,11 @@ impl Trace {
                 None => {
                     self.pending = Some(Pending {
                         iteration: record.iteration,
-                        x: record.x.to_vec(),
+                        x: if self.keep_x {
+                            record.x.to_vec()
+                        } else {
+                            Vec::new()
+                        },
                         f: record.f,
                         grad_norm: record.grad_norm,
                         step_norm: record.step_norm,
@@ -131,11 +222,14 @@ impl Trace {
 
     fn store(&mut self, record: Record<'_>) {
         self.iterations.push(record.iteration);
-        self.xs.extend_from_slice(record.x);
+        if self.keep_x {
+            self.xs.extend_from_slice(record.x);
+        }
         self.fs.push(record.f);
         self.grad_norms.push(record.grad_norm);
         self.step_norms.push(record.step_norm);
         self.notes.push(record.note);
+        self.thin_to_budget();
     }
 
     /// Stores the held-back final record, if any. The driver calls this once.
@@ -162,9 +256,9 @@ impl Trace {
         self.iterations.is_empty()
     }
 
-    /// The `i`-th stored record.
+    /// The `i`-th stored record (`x` is empty when iterates are not stored).
     pub fn get(&self, i: usize) -> Record<'_> {
-        let d = self.dim();
+        let d = if self.keep_x { self.dim() } else { 0 };
         Record {
             iteration: self.iterations[i],
             x: &self.xs[i * d..(i + 1) * d],
@@ -180,16 +274,45 @@ impl Trace {
         (0..self.len()).map(move |i| self.get(i))
     }
 
-    /// The stored iterates `x_k`.
+    /// The stored iterates `x_k` (none when iterates are not stored).
     pub fn iterates(&self) -> impl Iterator<Item = &[f64]> + '_ {
         self.xs.chunks_exact(self.dim().max(1))
+    }
+
+    /// A sentence on what was thinned, if anything: `None` when every
+    /// offered record was kept.
+    pub fn thinning_note(&self) -> Option<String> {
+        if self.len() >= self.offered && self.keep_x {
+            return None;
+        }
+        let what = if self.keep_x {
+            "iterates"
+        } else {
+            "records (without x: too large)"
+        };
+        Some(format!(
+            "trace keeps {} of {} {what}{}",
+            self.len(),
+            self.offered,
+            match self.policy {
+                TracePolicy::Budget(bytes) => format!(
+                    " (every {}-th, within {} KiB; --trace-every 1 keeps all)",
+                    self.stride,
+                    bytes / 1024
+                ),
+                TracePolicy::Every(k) => format!(" (every {k}-th)"),
+                _ => String::new(),
+            }
+        ))
     }
 
     /// Writes `iteration,<vars...>,f,grad_norm,step_norm,note` rows as CSV.
     pub fn write_csv<W: Write>(&self, out: W) -> csv::Result<()> {
         let mut writer = csv::Writer::from_writer(out);
         let mut header = vec!["iteration".to_string()];
-        header.extend(self.variables.iter().cloned());
+        if self.keep_x {
+            header.extend(self.variables.iter().cloned());
+        }
         header.extend(["f", "grad_norm", "step_norm", "note"].map(String::from));
         writer.write_record(&header)?;
         for r in self.records() {
@@ -277,6 +400,53 @@ mod tests {
         let t = filled(TracePolicy::Ends, 1000);
         assert_eq!(t.len(), 2);
         assert_eq!(t.get(1).iteration, 1000);
+    }
+
+    #[test]
+    fn budget_thins_evenly_and_stays_within_bounds() {
+        // 1-D records cost 8 * 5 + 16 = 56 bytes: 1000 bytes hold 17 of them.
+        let t = filled(TracePolicy::Budget(1000), 100_000);
+        assert!(t.len() * 56 <= 1000 + 56, "{}", t.len());
+        assert!(t.len() >= 8, "{}", t.len());
+        let its: Vec<usize> = t.records().map(|r| r.iteration).collect();
+        assert_eq!(its[0], 0);
+        assert_eq!(*its.last().unwrap(), 100_000, "the final record is kept");
+        let stride = its[1];
+        assert!(stride.is_power_of_two());
+        for w in its[..its.len() - 1].windows(2) {
+            assert_eq!(w[1] - w[0], stride, "evenly spread");
+        }
+        assert_eq!(t.offered(), 100_001);
+        assert!(t.thinning_note().unwrap().contains("of 100001 iterates"));
+        // Records keep their own x after thinning.
+        for r in t.records() {
+            assert_eq!(r.x, &[r.iteration as f64]);
+        }
+    }
+
+    #[test]
+    fn budget_keeps_short_runs_whole() {
+        let t = filled(TracePolicy::DEFAULT, 1000);
+        assert_eq!(t.len(), 1001);
+        assert_eq!(t.thinning_note(), None);
+    }
+
+    #[test]
+    fn budget_drops_iterates_too_large_to_store() {
+        let mut t = Trace::new(vec!["x".into(); 100], TracePolicy::Budget(1000));
+        let x = vec![1.0; 100];
+        t.push(Record {
+            iteration: 0,
+            x: &x,
+            f: 1.0,
+            grad_norm: 2.0,
+            step_norm: 0.0,
+            note: None,
+        });
+        t.finish();
+        assert!(!t.has_iterates());
+        assert_eq!(t.get(0).x, &[] as &[f64]);
+        assert_eq!(t.get(0).grad_norm, 2.0);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use options::{DivergenceReason, Options, Stall, Status};
 
 use serde::Serialize;
 
-use crate::method::{Method, State};
+use crate::method::{Method, State, StepFailure};
 use crate::objective::{Evaluations, Objective, Problem};
 use crate::trace::{Record, Trace};
 
@@ -185,6 +185,9 @@ pub fn run_observed(
         let iteration = state.iteration + 1;
         let info = match method.step(&problem, &state, &mut x_next) {
             Ok(info) => info,
+            // A line search that cannot decrease f even along -grad means
+            // no representable step improves f: the run has stalled.
+            Err(StepFailure::LineSearchFailed(_)) => break Status::Stalled(Stall::NoDecrease),
             Err(failure) => {
                 break Status::MethodFailed {
                     iteration,

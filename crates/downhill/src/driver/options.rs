@@ -26,8 +26,8 @@ pub struct Options {
 }
 
 impl Default for Options {
-    /// 1000 iterations, gradient tolerance 1e-8, no stagnation tests,
-    /// every iterate traced.
+    /// 1000 iterations, gradient tolerance 1e-8, no stagnation tests, a
+    /// trace within 4 MiB ([`TracePolicy::DEFAULT`]).
     fn default() -> Self {
         Options {
             max_iterations: 1000,
@@ -35,7 +35,7 @@ impl Default for Options {
             max_abs_x: None,
             x_tol: 0.0,
             f_tol: 0.0,
-            trace: TracePolicy::All,
+            trace: TracePolicy::DEFAULT,
         }
     }
 }
@@ -108,7 +108,7 @@ impl Options {
                 )));
             }
         }
-        if self.trace == TracePolicy::Every(0) {
+        if self.trace == TracePolicy::Every(0) || self.trace == TracePolicy::Budget(0) {
             return Err(RunError::InvalidOption(
                 "the trace interval must be at least 1".into(),
             ));
@@ -147,6 +147,10 @@ pub enum Stall {
     Step,
     /// The change of `f` was below `f_tol`.
     Value,
+    /// The line search found no step that decreases `f` enough along a
+    /// descent direction: `f` is at the limit of what its precision resolves
+    /// there (or the direction is useless); the last iterate is the answer.
+    NoDecrease,
 }
 
 /// Why a run stopped.
@@ -210,6 +214,10 @@ impl std::fmt::Display for Status {
             Status::Stalled(Stall::Value) => {
                 write!(f, "stalled (the change of f fell below the f tolerance)")
             }
+            Status::Stalled(Stall::NoDecrease) => write!(
+                f,
+                "stalled (the line search found no step that decreases f; f is at the limit of its precision or the search direction is useless)"
+            ),
             Status::Diverged { iteration, reason } => {
                 write!(f, "diverged at iteration {iteration}: ")?;
                 match reason {
