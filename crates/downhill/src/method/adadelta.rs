@@ -29,7 +29,7 @@
 //! and are reset to zero whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{Method, State, StepFailure, StepInfo};
+use super::{reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Adadelta, d2l's formulation (no learning rate).
@@ -83,13 +83,7 @@ impl Method for Adadelta {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let n = state.x.len();
-        if state.iteration == 0 || self.mean_squares.len() != n || self.mean_updates.len() != n {
-            self.mean_squares.clear();
-            self.mean_squares.resize(n, 0.0);
-            self.mean_updates.clear();
-            self.mean_updates.resize(n, 0.0);
-        }
+        reset_per_run(&mut [&mut self.mean_squares, &mut self.mean_updates], state);
         let (rho, eps) = (self.rho, self.eps);
         for ((((next, x), g), s), delta) in x_next
             .iter_mut()

@@ -20,7 +20,7 @@
 //! and are reset to zero whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{Method, State, StepFailure, StepInfo};
+use super::{reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// AdaGrad `s ← s + g²; x ← x − η / √(s + ε) · g`.
@@ -69,11 +69,7 @@ impl Method for AdaGrad {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let n = state.x.len();
-        if state.iteration == 0 || self.sum_squares.len() != n {
-            self.sum_squares.clear();
-            self.sum_squares.resize(n, 0.0);
-        }
+        reset_per_run(&mut [&mut self.sum_squares], state);
         for (((next, x), g), s) in x_next
             .iter_mut()
             .zip(&state.x)

@@ -93,3 +93,16 @@ pub trait Method {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure>;
 }
+
+/// Per-run state of a stateful method (momentum's velocity, AdaGrad's sums,
+/// ...): zeroed at the start of every run (`state.iteration == 0`) or when
+/// the dimension changes, so one method value can serve several runs.
+pub(crate) fn reset_per_run(buffers: &mut [&mut Vec<f64>], state: &State) {
+    let n = state.x.len();
+    if state.iteration == 0 || buffers.iter().any(|b| b.len() != n) {
+        for buffer in buffers.iter_mut() {
+            buffer.clear();
+            buffer.resize(n, 0.0);
+        }
+    }
+}

@@ -17,7 +17,7 @@
 //! It is reset to zero whenever the driver hands over `state.iteration == 0`,
 //! so one value can be reused for several runs and each starts afresh.
 
-use super::{Method, State, StepFailure, StepInfo};
+use super::{reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Momentum `v ← β v + ∇f(x); x ← x − η v`.
@@ -61,11 +61,7 @@ impl Method for Momentum {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let n = state.x.len();
-        if state.iteration == 0 || self.velocity.len() != n {
-            self.velocity.clear();
-            self.velocity.resize(n, 0.0);
-        }
+        reset_per_run(&mut [&mut self.velocity], state);
         for (((next, x), g), v) in x_next
             .iter_mut()
             .zip(&state.x)

@@ -19,7 +19,7 @@
 //! step, and are reset to zero whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{Method, State, StepFailure, StepInfo};
+use super::{reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// RMSProp `s ← γ s + (1 − γ) g²; x ← x − η / √(s + ε) · g`.
@@ -74,11 +74,7 @@ impl Method for RmsProp {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let n = state.x.len();
-        if state.iteration == 0 || self.mean_squares.len() != n {
-            self.mean_squares.clear();
-            self.mean_squares.resize(n, 0.0);
-        }
+        reset_per_run(&mut [&mut self.mean_squares], state);
         for (((next, x), g), s) in x_next
             .iter_mut()
             .zip(&state.x)
