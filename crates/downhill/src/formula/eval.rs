@@ -1,212 +1,903 @@
-//! The number types a compiled formula runs on, and the per-dimension choice
-//! of `num-dual` types for gradients and Hessians.
+//! Scalar evaluation of a [`Tape`]: the value alone, the value with the
+//! gradient, or the value with gradient and Hessian, each in one pass.
 //!
-//! | dimension | gradient           | Hessian              |
-//! |-----------|--------------------|----------------------|
-//! | 0         | plain `f64`        | plain `f64`          |
-//! | 1         | [`Dual64`]         | [`Dual2_64`]         |
-//! | 2, 3, 4   | [`DualSVec64<N>`]  | [`Dual2SVec64<N>`]   |
-//! | 5 and up  | [`DualDVec64`]     | [`Dual2DVec64`]      |
+//! | active variables `m` | gradient                          | Hessian                              |
+//! |----------------------|-----------------------------------|--------------------------------------|
+//! | 0                    | value only, zero gradient         | value only                           |
+//! | 1 to 4               | forward, registers `[f64; m + 1]` | forward second order, fixed width    |
+//! | 5 and up             | reverse (one adjoint sweep)       | forward second order, runtime width  |
 //!
-//! The static types live on the stack; the dynamic ones allocate per
-//! operation.
+//! Forward mode carries each register's value with its `m` partial
+//! derivatives (and, for Hessians, the `m (m + 1) / 2` distinct second
+//! partials), so a small tape costs one interpretation pass with a few
+//! fused multiply-adds per instruction. For many variables, reverse mode
+//! computes the value and each instruction's local partials forwards, then
+//! accumulates adjoints backwards: the cost no longer grows with `m`.
+//!
+//! Registers live in a reused thread-local scratch buffer: no evaluation
+//! allocates once the buffer has grown to the largest tape used on the
+//! thread. Every mode computes the value with the same `f64` operations as
+//! [`value`], so values agree bit for bit across modes.
 
-use nalgebra::allocator::Allocator;
-use nalgebra::{DefaultAllocator, Dim, U1};
-use num_dual::{
-    Dual2, Dual2DVec64, Dual2SVec64, Dual2Vec, Dual2_64, Dual64, DualDVec64, DualNum, DualSVec64,
-    DualVec,
+use std::cell::RefCell;
+
+use super::local::{
+    pow_local, powf_derivatives, powi, powi_derivatives, takes_second, unary_local, unary_value,
 };
+use super::program::{Op, Output, Reg, Tape};
 
-use super::program::Program;
-
-/// A number a formula can be evaluated on: `f64` or a `num-dual` dual number
-/// over `f64`.
-pub(crate) trait Scalar: DualNum<Primitive = f64> + Clone {
-    /// The value (real part) as a plain float.
-    fn value(&self) -> f64 {
-        self.re()
-    }
-
-    /// The same number with its value replaced and its derivative parts
-    /// kept; used where `num-dual` computes the value differently from plain
-    /// `f64` arithmetic (it divides by multiplying with the reciprocal), so
-    /// that every path returns the bit-identical value.
-    fn with_value(self, value: f64) -> Self;
-
-    /// `g(self)` by the chain rule, for a scalar function `g` with
-    /// `g = f0`, `g' = f1`, `g'' = f2` at `self.value()`.
-    fn chain(&self, f0: f64, f1: f64, f2: f64) -> Self;
+thread_local! {
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Scalar for f64 {
-    fn with_value(self, value: f64) -> Self {
-        value
-    }
-
-    fn chain(&self, f0: f64, _f1: f64, _f2: f64) -> Self {
-        f0
-    }
-}
-
-impl Scalar for Dual64 {
-    fn with_value(mut self, value: f64) -> Self {
-        self.re = value;
-        self
-    }
-
-    fn chain(&self, f0: f64, f1: f64, _f2: f64) -> Self {
-        Dual64::new(f0, self.eps * f1)
-    }
-}
-
-impl Scalar for Dual2_64 {
-    fn with_value(mut self, value: f64) -> Self {
-        self.re = value;
-        self
-    }
-
-    fn chain(&self, f0: f64, f1: f64, f2: f64) -> Self {
-        Dual2::new(f0, self.v1 * f1, self.v2 * f1 + self.v1 * self.v1 * f2)
-    }
-}
-
-impl<N: Dim> Scalar for DualVec<f64, N>
-where
-    DefaultAllocator: Allocator<N>,
-{
-    fn with_value(mut self, value: f64) -> Self {
-        self.re = value;
-        self
-    }
-
-    fn chain(&self, f0: f64, f1: f64, _f2: f64) -> Self {
-        DualVec::new(f0, &self.eps * f1)
-    }
-}
-
-impl<N: Dim> Scalar for Dual2Vec<f64, N>
-where
-    DefaultAllocator: Allocator<U1, N> + Allocator<N, N>,
-{
-    fn with_value(mut self, value: f64) -> Self {
-        self.re = value;
-        self
-    }
-
-    fn chain(&self, f0: f64, f1: f64, f2: f64) -> Self {
-        Dual2Vec::new(
-            f0,
-            &self.v1 * f1,
-            &self.v2 * f1 + self.v1.tr_mul(&self.v1) * f2,
-        )
-    }
-}
-
-/// `f(x)` and the gradient into `gradient` (already checked: lengths match
-/// `program.inputs()`).
-pub(crate) fn value_gradient(program: &Program, x: &[f64], gradient: &mut [f64]) -> f64 {
-    match x.len() {
-        0 => program.evaluate::<f64>(x),
-        1 => {
-            let result = program.evaluate(&[Dual64::from_re(x[0]).derivative()]);
-            gradient[0] = result.eps;
-            result.re
+/// Runs `f` on `len` scratch numbers (contents unspecified), reusing this
+/// thread's buffer; a nested call (none happens today) gets a fresh one.
+#[inline(always)]
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+            f(&mut buffer[..len])
         }
-        2 => value_gradient_static::<2>(program, x, gradient),
-        3 => value_gradient_static::<3>(program, x, gradient),
-        4 => value_gradient_static::<4>(program, x, gradient),
-        dim => {
-            let inputs: Vec<DualDVec64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &xi)| DualDVec64::from_re(xi).derivative(dim, i))
-                .collect();
-            let result = program.evaluate(&inputs);
-            copy_or_zero(result.eps.0.as_ref().map(|m| m.as_slice()), gradient);
-            result.re
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+/// The output register, or the constant value of a tape without one.
+fn output_register(tape: &Tape) -> Result<usize, f64> {
+    match tape.output() {
+        Output::Constant(value) => Err(value),
+        Output::Register(register) => Ok(register as usize),
+    }
+}
+
+/// The value of one instruction in plain `f64`: the reference arithmetic
+/// every other mode reproduces bit for bit.
+#[inline(always)]
+fn op_value(op: Op, registers: &[f64]) -> f64 {
+    let r = |register: Reg| registers[register as usize];
+    match op {
+        Op::Const(c) => c,
+        Op::Neg(a) => -r(a),
+        Op::Add(a, b) => r(a) + r(b),
+        Op::Sub(a, b) => r(a) - r(b),
+        Op::Mul(a, b) => r(a) * r(b),
+        Op::Div(a, b) => r(a) / r(b),
+        Op::AddC(a, c) => r(a) + c,
+        Op::CSub(c, b) => c - r(b),
+        Op::MulC(a, c) => r(a) * c,
+        Op::DivC(a, c) => r(a) / c,
+        Op::CDiv(c, b) => c / r(b),
+        Op::Min(a, b) | Op::Max(a, b) => {
+            let (a, b) = (r(a), r(b));
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else if takes_second(matches!(op, Op::Max(..)), a, b) {
+                b
+            } else {
+                a
+            }
+        }
+        Op::Square(a) => r(a) * r(a),
+        Op::PowI(a, n) => powi(r(a), n),
+        Op::PowF(a, p) => r(a).powf(p),
+        Op::CPow(c, b) => c.powf(r(b)),
+        Op::Pow(a, b) => r(a).powf(r(b)),
+        Op::Unary(function, a) => unary_value(function, r(a)),
+    }
+}
+
+/// `f(x)` (`x.len()` checked by the caller).
+pub(crate) fn value(tape: &Tape, x: &[f64]) -> f64 {
+    let output = match output_register(tape) {
+        Ok(register) => register,
+        Err(value) => return value,
+    };
+    let inputs = tape.inputs();
+    with_scratch(tape.registers(), |registers| {
+        for (slot, &variable) in registers.iter_mut().zip(tape.active()) {
+            *slot = x[variable];
+        }
+        for (k, &op) in tape.ops().iter().enumerate() {
+            registers[inputs + k] = op_value(op, registers);
+        }
+        registers[output]
+    })
+}
+
+/// `f(x)` and its gradient (lengths checked by the caller).
+pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    match tape.inputs() {
+        0 => {
+            gradient.fill(0.0);
+            value(tape, x)
+        }
+        1 => forward_gradient::<1>(tape, x, gradient),
+        2 => forward_gradient::<2>(tape, x, gradient),
+        3 => forward_gradient::<3>(tape, x, gradient),
+        4 => forward_gradient::<4>(tape, x, gradient),
+        _ => reverse_gradient(tape, x, gradient),
+    }
+}
+
+/// Forward mode with `N` tangents. Values and tangents are kept in
+/// separate arrays, each always read and written whole (mixing partial and
+/// whole accesses to one register defeats the CPU's store forwarding).
+fn forward_gradient<const N: usize>(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    let inputs = tape.inputs();
+    debug_assert_eq!(inputs, N);
+    let output = match output_register(tape) {
+        Ok(register) => register,
+        Err(value) => {
+            gradient.fill(0.0);
+            return value;
+        }
+    };
+    let count = tape.registers();
+    let (value, tangent) = with_scratch(count * (N + 1), |buffer| {
+        let (values, rest) = buffer.split_at_mut(count);
+        let (tangents, _) = rest.as_chunks_mut::<N>();
+        load_inputs::<N>(tape, x, values);
+        // The previous instruction's result also stays in registers, so the
+        // common chain "use the result just computed" does not wait for a
+        // store-to-load round trip through memory. (Measured: a gain from
+        // two variables on; with one, where tapes are dominated by library
+        // calls that clobber registers, a loss, so it is off there.)
+        let mut last = (Reg::MAX, 0.0, [0.0; N]);
+        for (k, &op) in tape.ops().iter().enumerate() {
+            let (v, t) = tangent_op(op, values, tangents, last);
+            let register = inputs + k;
+            values[register] = v;
+            tangents[register] = t;
+            if N >= 2 {
+                last = (register as Reg, v, t);
+            }
+        }
+        if last.0 as usize == output {
+            (last.1, last.2)
+        } else {
+            (values[output], tangent_of(tangents, output as Reg))
+        }
+    });
+    store_gradient(tape, &tangent, gradient);
+    value
+}
+
+/// Copies the `N` active coordinates of `x` into the first registers.
+#[inline(always)]
+fn load_inputs<const N: usize>(tape: &Tape, x: &[f64], values: &mut [f64]) {
+    if tape.all_active() {
+        values[..N].copy_from_slice(&x[..N]);
+    } else {
+        for (slot, &variable) in values.iter_mut().zip(tape.active()) {
+            *slot = x[variable];
         }
     }
 }
 
-fn value_gradient_static<const N: usize>(
-    program: &Program,
-    x: &[f64],
-    gradient: &mut [f64],
-) -> f64 {
-    let inputs: [DualSVec64<N>; N] =
-        std::array::from_fn(|i| DualSVec64::<N>::from_re(x[i]).derivative(i));
-    let result = program.evaluate(&inputs);
-    copy_or_zero(result.eps.0.as_ref().map(|m| m.as_slice()), gradient);
-    result.re
+/// Writes the active variables' partials, zeros elsewhere.
+#[inline(always)]
+fn store_gradient<const N: usize>(tape: &Tape, partials: &[f64; N], gradient: &mut [f64]) {
+    if tape.all_active() {
+        gradient[..N].copy_from_slice(partials);
+    } else {
+        gradient.fill(0.0);
+        for (&partial, &variable) in partials.iter().zip(tape.active()) {
+            gradient[variable] = partial;
+        }
+    }
 }
 
-/// `f(x)`, the gradient, and the Hessian row-major into `hessian`
-/// (lengths already checked).
+/// The tangent of `register`: a unit vector for an input (computed, never
+/// stored: storing it in pieces and loading it whole would stall the
+/// CPU's store forwarding), else the stored one.
+#[inline(always)]
+fn tangent_of<const N: usize>(tangents: &[[f64; N]], register: Reg) -> [f64; N] {
+    let register = register as usize;
+    if register < N {
+        std::array::from_fn(|j| if j == register { 1.0 } else { 0.0 })
+    } else {
+        tangents[register]
+    }
+}
+
+/// One instruction on values with tangents: the value and the tangent of
+/// the result.
+#[inline(always)]
+fn tangent_op<const N: usize>(
+    op: Op,
+    values: &[f64],
+    tangents: &[[f64; N]],
+    last: (Reg, f64, [f64; N]),
+) -> (f64, [f64; N]) {
+    let v = |register: Reg| {
+        if register == last.0 {
+            last.1
+        } else {
+            values[register as usize]
+        }
+    };
+    let t = |register: Reg| {
+        if register == last.0 {
+            last.2
+        } else {
+            tangent_of(tangents, register)
+        }
+    };
+    // The chain rule through one operand.
+    let scaled = |register: Reg, slope: f64| t(register).map(|d| d * slope);
+    match op {
+        Op::Const(c) => (c, [0.0; N]),
+        Op::Neg(a) => (-v(a), t(a).map(|d| -d)),
+        Op::Add(a, b) => {
+            let (ta, tb) = (t(a), t(b));
+            (v(a) + v(b), std::array::from_fn(|i| ta[i] + tb[i]))
+        }
+        Op::Sub(a, b) => {
+            let (ta, tb) = (t(a), t(b));
+            (v(a) - v(b), std::array::from_fn(|i| ta[i] - tb[i]))
+        }
+        Op::Mul(a, b) => {
+            let (ta, tb, va, vb) = (t(a), t(b), v(a), v(b));
+            (va * vb, std::array::from_fn(|i| ta[i] * vb + tb[i] * va))
+        }
+        Op::Div(a, b) => {
+            let (ta, tb, vb) = (t(a), t(b), v(b));
+            let value = v(a) / vb;
+            (value, std::array::from_fn(|i| (ta[i] - tb[i] * value) / vb))
+        }
+        Op::AddC(a, c) => (v(a) + c, t(a)),
+        Op::CSub(c, b) => (c - v(b), t(b).map(|d| -d)),
+        Op::MulC(a, c) => (v(a) * c, scaled(a, c)),
+        Op::DivC(a, c) => (v(a) / c, t(a).map(|d| d / c)),
+        Op::CDiv(c, b) => {
+            let value = c / v(b);
+            (value, scaled(b, -value / v(b)))
+        }
+        Op::Min(a, b) | Op::Max(a, b) => {
+            let (va, vb) = (v(a), v(b));
+            if va.is_nan() || vb.is_nan() {
+                (f64::NAN, [0.0; N])
+            } else if takes_second(matches!(op, Op::Max(..)), va, vb) {
+                (vb, t(b))
+            } else {
+                (va, t(a))
+            }
+        }
+        Op::Square(a) => {
+            let va = v(a);
+            (va * va, scaled(a, 2.0 * va))
+        }
+        Op::PowI(a, n) => {
+            let va = v(a);
+            (powi(va, n), scaled(a, powi_derivatives(va, n).0))
+        }
+        Op::PowF(a, p) => {
+            let va = v(a);
+            (va.powf(p), scaled(a, powf_derivatives(va, p).0))
+        }
+        Op::CPow(c, b) => {
+            let value = c.powf(v(b));
+            (value, scaled(b, value * c.ln()))
+        }
+        Op::Pow(a, b) => {
+            let (ta, tb, va, vb) = (t(a), t(b), v(a), v(b));
+            let value = va.powf(vb);
+            let [ga, gb, ..] = pow_local::<false>(value, va, vb);
+            (value, std::array::from_fn(|i| ta[i] * ga + tb[i] * gb))
+        }
+        Op::Unary(function, a) => {
+            let (value, slope, _) = unary_local::<false>(function, v(a));
+            (value, scaled(a, slope))
+        }
+    }
+}
+
+/// Reverse mode: values and local partials forwards, adjoints backwards.
+fn reverse_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    let output = match output_register(tape) {
+        Ok(register) => register,
+        Err(value) => {
+            gradient.fill(0.0);
+            return value;
+        }
+    };
+    let (inputs, count) = (tape.inputs(), tape.registers());
+    let ops = tape.ops();
+    gradient.fill(0.0);
+    with_scratch(2 * count + 2 * ops.len(), |buffer| {
+        let (values, rest) = buffer.split_at_mut(count);
+        let (adjoints, rest) = rest.split_at_mut(count);
+        let (first, second) = rest.split_at_mut(ops.len());
+        for (slot, &variable) in values.iter_mut().zip(tape.active()) {
+            *slot = x[variable];
+        }
+        for (k, &op) in ops.iter().enumerate() {
+            let (v, da, db) = partials(op, values);
+            values[inputs + k] = v;
+            first[k] = da;
+            second[k] = db;
+        }
+        adjoints.fill(0.0);
+        adjoints[output] = 1.0;
+        for (k, &op) in ops.iter().enumerate().rev() {
+            let weight = adjoints[inputs + k];
+            let (a, b) = op.operands();
+            if let Some(a) = a {
+                adjoints[a as usize] += first[k] * weight;
+            }
+            if let Some(b) = b {
+                adjoints[b as usize] += second[k] * weight;
+            }
+        }
+        for (i, &variable) in tape.active().iter().enumerate() {
+            gradient[variable] = adjoints[i];
+        }
+        values[output]
+    })
+}
+
+/// The value of one instruction and its partial derivatives with respect
+/// to its first and second operand register (0 where there is none).
+#[inline(always)]
+fn partials(op: Op, values: &[f64]) -> (f64, f64, f64) {
+    let r = |register: Reg| values[register as usize];
+    let v = op_value(op, values);
+    let (da, db) = match op {
+        Op::Const(_) => (0.0, 0.0),
+        Op::Neg(_) | Op::CSub(..) => (-1.0, 0.0),
+        Op::Add(..) | Op::AddC(..) => (1.0, 1.0),
+        Op::Sub(..) => (1.0, -1.0),
+        Op::Mul(a, b) => (r(b), r(a)),
+        Op::Div(_, b) => (1.0 / r(b), -v / r(b)),
+        Op::MulC(_, c) => (c, 0.0),
+        Op::DivC(_, c) => (1.0 / c, 0.0),
+        Op::CDiv(_, b) => (-v / r(b), 0.0),
+        Op::Min(a, b) | Op::Max(a, b) => {
+            if v.is_nan() {
+                (0.0, 0.0)
+            } else if takes_second(matches!(op, Op::Max(..)), r(a), r(b)) {
+                (0.0, 1.0)
+            } else {
+                (1.0, 0.0)
+            }
+        }
+        Op::Square(a) => (2.0 * r(a), 0.0),
+        Op::PowI(a, n) => (powi_derivatives(r(a), n).0, 0.0),
+        Op::PowF(a, p) => (powf_derivatives(r(a), p).0, 0.0),
+        Op::CPow(c, _) => (v * c.ln(), 0.0),
+        Op::Pow(a, b) => {
+            let [ga, gb, ..] = pow_local::<false>(v, r(a), r(b));
+            (ga, gb)
+        }
+        Op::Unary(function, a) => (unary_local::<false>(function, r(a)).1, 0.0),
+    };
+    (v, da, db)
+}
+
+/// `f(x)`, gradient and row-major Hessian (lengths checked by the caller).
 pub(crate) fn value_gradient_hessian(
-    program: &Program,
+    tape: &Tape,
     x: &[f64],
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
-    match x.len() {
-        0 => program.evaluate::<f64>(x),
-        1 => {
-            let result = program.evaluate(&[Dual2_64::from_re(x[0]).derivative()]);
-            gradient[0] = result.v1;
-            hessian[0] = result.v2;
-            result.re
+    match tape.inputs() {
+        0 => {
+            gradient.fill(0.0);
+            hessian.fill(0.0);
+            value(tape, x)
         }
-        2 => value_gradient_hessian_static::<2>(program, x, gradient, hessian),
-        3 => value_gradient_hessian_static::<3>(program, x, gradient, hessian),
-        4 => value_gradient_hessian_static::<4>(program, x, gradient, hessian),
-        dim => {
-            let inputs: Vec<Dual2DVec64> = x
-                .iter()
-                .enumerate()
-                .map(|(i, &xi)| Dual2DVec64::from_re(xi).derivative(dim, i))
-                .collect();
-            let result = program.evaluate(&inputs);
-            copy_or_zero(result.v1.0.as_ref().map(|m| m.as_slice()), gradient);
-            copy_hessian(result.v2.0.as_ref().map(|m| m.as_slice()), dim, hessian);
-            result.re
-        }
+        1 => fixed_hessian::<1, 1>(tape, x, gradient, hessian),
+        2 => fixed_hessian::<2, 3>(tape, x, gradient, hessian),
+        3 => fixed_hessian::<3, 6>(tape, x, gradient, hessian),
+        4 => fixed_hessian::<4, 10>(tape, x, gradient, hessian),
+        _ => forward_hessian(tape, x, gradient, hessian),
     }
 }
 
-fn value_gradient_hessian_static<const N: usize>(
-    program: &Program,
+/// A second-order register of `N` variables: value, gradient, and the
+/// upper triangle of the Hessian row by row (`T = N (N + 1) / 2`).
+#[derive(Clone, Copy)]
+struct Jet<const N: usize, const T: usize> {
+    v: f64,
+    g: [f64; N],
+    h: [f64; T],
+}
+
+impl<const N: usize, const T: usize> Jet<N, T> {
+    const ZERO: Self = Jet {
+        v: 0.0,
+        g: [0.0; N],
+        h: [0.0; T],
+    };
+
+    /// `h[k] = f(i, j, k)` over the pairs `i <= j` in row order.
+    #[inline(always)]
+    fn pairs(mut f: impl FnMut(usize, usize, usize) -> f64) -> [f64; T] {
+        let mut h = [0.0; T];
+        let mut k = 0;
+        for i in 0..N {
+            for j in i..N {
+                h[k] = f(i, j, k);
+                k += 1;
+            }
+        }
+        h
+    }
+
+    /// The chain rule through a scalar function with slope `d1` and
+    /// curvature `d2` at `self.v`; the same arithmetic as [`chain2`].
+    #[inline(always)]
+    fn chain(self, v: f64, d1: f64, d2: f64) -> Self {
+        let g = self.g;
+        Jet {
+            v,
+            g: g.map(|d| d * d1),
+            h: Self::pairs(|i, j, k| self.h[k] * d1 + d2 * (g[i] * g[j])),
+        }
+    }
+
+    /// Every derivative part times `s`, with value `v`.
+    #[inline(always)]
+    fn scaled(self, v: f64, s: f64) -> Self {
+        Jet {
+            v,
+            g: self.g.map(|d| d * s),
+            h: self.h.map(|d| d * s),
+        }
+    }
+
+    /// The Hessian part of the general two-operand rule ([`binary2_hessian`]).
+    #[inline(always)]
+    fn binary_hessian(a: &Self, b: &Self, g: [f64; 5]) -> [f64; T] {
+        let [ga, gb, gaa, gab, gbb] = g;
+        let (p, q) = (a.g, b.g);
+        Self::pairs(|i, j, k| {
+            a.h[k] * ga
+                + b.h[k] * gb
+                + (gaa * (p[i] * p[j]) + gab * (p[i] * q[j] + p[j] * q[i]) + gbb * (q[i] * q[j]))
+        })
+    }
+}
+
+/// Second-order forward mode for `N` active variables, on [`Jet`]
+/// registers in the scratch buffer.
+fn fixed_hessian<const N: usize, const T: usize>(
+    tape: &Tape,
     x: &[f64],
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
-    let inputs: [Dual2SVec64<N>; N] =
-        std::array::from_fn(|i| Dual2SVec64::<N>::from_re(x[i]).derivative(i));
-    let result = program.evaluate(&inputs);
-    copy_or_zero(result.v1.0.as_ref().map(|m| m.as_slice()), gradient);
-    copy_hessian(result.v2.0.as_ref().map(|m| m.as_slice()), N, hessian);
-    result.re
+    debug_assert_eq!((N, T), (tape.inputs(), N * (N + 1) / 2));
+    let output = match output_register(tape) {
+        Ok(register) => register,
+        Err(value) => {
+            gradient.fill(0.0);
+            hessian.fill(0.0);
+            return value;
+        }
+    };
+    let count = tape.registers();
+    // Values, gradients and Hessians in separate arrays, each part always
+    // read and written whole (see `forward_gradient`).
+    let result = with_scratch(count * (1 + N + T), |buffer| {
+        let (values, rest) = buffer.split_at_mut(count);
+        let (gradients, rest) = rest.split_at_mut(count * N);
+        let (gradients, _) = gradients.as_chunks_mut::<N>();
+        let (hessians, _) = rest.as_chunks_mut::<T>();
+        load_inputs::<N>(tape, x, values);
+        // Inputs' derivative parts are computed, not stored (`tangent_of`).
+        let load = |values: &[f64], gradients: &[[f64; N]], hessians: &[[f64; T]], r: Reg| {
+            let r = r as usize;
+            if r < N {
+                Jet {
+                    v: values[r],
+                    g: std::array::from_fn(|j| if j == r { 1.0 } else { 0.0 }),
+                    h: [0.0; T],
+                }
+            } else {
+                Jet {
+                    v: values[r],
+                    g: gradients[r],
+                    h: hessians[r],
+                }
+            }
+        };
+        // As in `forward_gradient`, the previous result stays in registers
+        // (from two variables on).
+        let mut last = (Reg::MAX, Jet::ZERO);
+        for (k, &op) in tape.ops().iter().enumerate() {
+            let jet = jet_op(op, |r: Reg| {
+                if r == last.0 {
+                    last.1
+                } else {
+                    load(values, gradients, hessians, r)
+                }
+            });
+            values[N + k] = jet.v;
+            gradients[N + k] = jet.g;
+            hessians[N + k] = jet.h;
+            if N >= 2 {
+                last = ((N + k) as Reg, jet);
+            }
+        }
+        if last.0 as usize == output {
+            last.1
+        } else {
+            load(values, gradients, hessians, output as Reg)
+        }
+    });
+    store_gradient(tape, &result.g, gradient);
+    let dim = gradient.len();
+    if !tape.all_active() {
+        hessian.fill(0.0);
+    }
+    let active = tape.active();
+    let mut k = 0;
+    for i in 0..N {
+        for j in i..N {
+            let (vi, vj) = (active[i], active[j]);
+            hessian[vi * dim + vj] = result.h[k];
+            hessian[vj * dim + vi] = result.h[k];
+            k += 1;
+        }
+    }
+    result.v
 }
 
-/// Copies a derivative vector, or zeros when `num-dual` stored none (the
-/// formula does not depend on the variables).
-fn copy_or_zero(source: Option<&[f64]>, target: &mut [f64]) {
-    match source {
-        Some(values) => target.copy_from_slice(values),
-        None => target.fill(0.0),
+/// One instruction on [`Jet`] registers (`r` loads one); the arithmetic
+/// of [`second_order_op`], and of [`tangent_op`] in the gradient part.
+#[inline(always)]
+fn jet_op<const N: usize, const T: usize>(op: Op, r: impl Fn(Reg) -> Jet<N, T>) -> Jet<N, T> {
+    match op {
+        Op::Const(c) => Jet { v: c, ..Jet::ZERO },
+        Op::Neg(a) => {
+            let a = r(a);
+            a.scaled(-a.v, -1.0)
+        }
+        Op::Add(a, b) => {
+            let (a, b) = (r(a), r(b));
+            Jet {
+                v: a.v + b.v,
+                g: std::array::from_fn(|i| a.g[i] + b.g[i]),
+                h: std::array::from_fn(|k| a.h[k] + b.h[k]),
+            }
+        }
+        Op::Sub(a, b) => {
+            let (a, b) = (r(a), r(b));
+            Jet {
+                v: a.v - b.v,
+                g: std::array::from_fn(|i| a.g[i] - b.g[i]),
+                h: std::array::from_fn(|k| a.h[k] - b.h[k]),
+            }
+        }
+        Op::Mul(a, b) => {
+            let (a, b) = (r(a), r(b));
+            Jet {
+                v: a.v * b.v,
+                g: std::array::from_fn(|i| a.g[i] * b.v + b.g[i] * a.v),
+                h: Jet::<N, T>::pairs(|i, j, k| {
+                    a.h[k] * b.v + b.h[k] * a.v + (a.g[i] * b.g[j] + a.g[j] * b.g[i])
+                }),
+            }
+        }
+        Op::Div(a, b) => {
+            let (a, b) = (r(a), r(b));
+            let v = a.v / b.v;
+            let inverse = 1.0 / b.v;
+            let g = [
+                inverse,
+                -v * inverse,
+                0.0,
+                -(inverse * inverse),
+                2.0 * v * (inverse * inverse),
+            ];
+            Jet {
+                v,
+                g: std::array::from_fn(|i| (a.g[i] - b.g[i] * v) / b.v),
+                h: Jet::binary_hessian(&a, &b, g),
+            }
+        }
+        Op::AddC(a, c) => {
+            let a = r(a);
+            Jet { v: a.v + c, ..a }
+        }
+        Op::CSub(c, b) => {
+            let b = r(b);
+            b.scaled(c - b.v, -1.0)
+        }
+        Op::MulC(a, c) => {
+            let a = r(a);
+            a.scaled(a.v * c, c)
+        }
+        Op::DivC(a, c) => {
+            let a = r(a);
+            Jet {
+                v: a.v / c,
+                g: a.g.map(|d| d / c),
+                h: a.h.map(|d| d / c),
+            }
+        }
+        Op::CDiv(c, b) => {
+            let b = r(b);
+            let v = c / b.v;
+            let slope = -v / b.v;
+            b.chain(v, slope, -2.0 * slope / b.v)
+        }
+        Op::Min(a, b) | Op::Max(a, b) => {
+            let (a, b) = (r(a), r(b));
+            if a.v.is_nan() || b.v.is_nan() {
+                Jet {
+                    v: f64::NAN,
+                    ..Jet::ZERO
+                }
+            } else if takes_second(matches!(op, Op::Max(..)), a.v, b.v) {
+                b
+            } else {
+                a
+            }
+        }
+        Op::Square(a) => {
+            let a = r(a);
+            a.chain(a.v * a.v, 2.0 * a.v, 2.0)
+        }
+        Op::PowI(a, n) => {
+            let a = r(a);
+            let (d1, d2) = powi_derivatives(a.v, n);
+            a.chain(powi(a.v, n), d1, d2)
+        }
+        Op::PowF(a, p) => {
+            let a = r(a);
+            let (d1, d2) = powf_derivatives(a.v, p);
+            a.chain(a.v.powf(p), d1, d2)
+        }
+        Op::CPow(c, b) => {
+            let b = r(b);
+            let (v, ln) = (c.powf(b.v), c.ln());
+            let slope = v * ln;
+            b.chain(v, slope, slope * ln)
+        }
+        Op::Pow(a, b) => {
+            let (a, b) = (r(a), r(b));
+            let v = a.v.powf(b.v);
+            let g = pow_local::<true>(v, a.v, b.v);
+            Jet {
+                v,
+                g: std::array::from_fn(|i| a.g[i] * g[0] + b.g[i] * g[1]),
+                h: Jet::binary_hessian(&a, &b, g),
+            }
+        }
+        Op::Unary(function, a) => {
+            let a = r(a);
+            let (v, d1, d2) = unary_local::<true>(function, a.v);
+            a.chain(v, d1, d2)
+        }
     }
 }
 
-/// Copies an `n x n` matrix stored column-major into `target` row-major.
-fn copy_hessian(column_major: Option<&[f64]>, n: usize, target: &mut [f64]) {
-    match column_major {
-        Some(values) => {
-            for row in 0..n {
-                for column in 0..n {
-                    target[row * n + column] = values[column * n + row];
+/// Second-order forward mode on flat registers of runtime width:
+/// `[value, gradient (m), upper triangle of the Hessian row by row
+/// (m (m + 1) / 2)]`, for more than four active variables.
+fn forward_hessian(tape: &Tape, x: &[f64], gradient: &mut [f64], hessian: &mut [f64]) -> f64 {
+    let m = tape.inputs();
+    let width = 1 + m + m * (m + 1) / 2;
+    let output = match output_register(tape) {
+        Ok(register) => register,
+        Err(value) => {
+            gradient.fill(0.0);
+            hessian.fill(0.0);
+            return value;
+        }
+    };
+    let dim = gradient.len();
+    gradient.fill(0.0);
+    hessian.fill(0.0);
+    with_scratch(tape.registers() * width, |registers| {
+        for (i, &variable) in tape.active().iter().enumerate() {
+            let slot = &mut registers[i * width..][..width];
+            slot.fill(0.0);
+            slot[0] = x[variable];
+            slot[1 + i] = 1.0;
+        }
+        for (k, &op) in tape.ops().iter().enumerate() {
+            let (done, rest) = registers.split_at_mut((m + k) * width);
+            let register = |r: Reg| &done[r as usize * width..][..width];
+            second_order_op(op, m, register, &mut rest[..width]);
+        }
+        let result = &registers[output * width..][..width];
+        let mut index = 1 + m;
+        for (i, &vi) in tape.active().iter().enumerate() {
+            gradient[vi] = result[1 + i];
+            for &vj in &tape.active()[i..] {
+                hessian[vi * dim + vj] = result[index];
+                hessian[vj * dim + vi] = result[index];
+                index += 1;
+            }
+        }
+        result[0]
+    })
+}
+
+/// `out = chain(a)` with slope `d1` and curvature `d2`: gradient `d1 ∇a`,
+/// Hessian `d1 ∇²a + d2 ∇a ∇aᵀ`.
+#[inline(always)]
+fn chain2(out: &mut [f64], m: usize, v: f64, a: &[f64], d1: f64, d2: f64) {
+    out[0] = v;
+    for i in 1..=m {
+        out[i] = a[i] * d1;
+    }
+    let mut index = 1 + m;
+    for i in 1..=m {
+        for j in i..=m {
+            out[index] = a[index] * d1 + d2 * (a[i] * a[j]);
+            index += 1;
+        }
+    }
+}
+
+/// `out = s * a` in every derivative part (value set by the caller).
+#[inline(always)]
+fn scale2(out: &mut [f64], a: &[f64], s: f64) {
+    for (o, &d) in out.iter_mut().zip(a).skip(1) {
+        *o = d * s;
+    }
+}
+
+/// The general two-operand rule with local partials
+/// `[ga, gb, gaa, gab, gbb]`; the gradient part is `ga ∇a + gb ∇b`.
+#[inline(always)]
+fn binary2(out: &mut [f64], m: usize, v: f64, a: &[f64], b: &[f64], g: [f64; 5]) {
+    let [ga, gb, ..] = g;
+    out[0] = v;
+    for i in 1..=m {
+        out[i] = a[i] * ga + b[i] * gb;
+    }
+    binary2_hessian(out, m, a, b, g);
+}
+
+/// The Hessian part of [`binary2`].
+#[inline(always)]
+fn binary2_hessian(out: &mut [f64], m: usize, a: &[f64], b: &[f64], g: [f64; 5]) {
+    let [ga, gb, gaa, gab, gbb] = g;
+    let mut index = 1 + m;
+    for i in 1..=m {
+        for j in i..=m {
+            out[index] = a[index] * ga
+                + b[index] * gb
+                + (gaa * (a[i] * a[j]) + gab * (a[i] * b[j] + a[j] * b[i]) + gbb * (b[i] * b[j]));
+            index += 1;
+        }
+    }
+}
+
+/// One instruction on second-order registers.
+#[inline(always)]
+fn second_order_op<'a>(op: Op, m: usize, r: impl Fn(Reg) -> &'a [f64], out: &mut [f64]) {
+    match op {
+        Op::Const(c) => {
+            out.fill(0.0);
+            out[0] = c;
+        }
+        Op::Neg(a) => {
+            let a = r(a);
+            out[0] = -a[0];
+            scale2(out, a, -1.0);
+        }
+        Op::Add(a, b) | Op::Sub(a, b) => {
+            let (a, b) = (r(a), r(b));
+            if matches!(op, Op::Add(..)) {
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = x + y;
+                }
+            } else {
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = x - y;
                 }
             }
         }
-        None => target.fill(0.0),
+        Op::Mul(a, b) => {
+            let (a, b) = (r(a), r(b));
+            let g = [b[0], a[0], 0.0, 1.0, 0.0];
+            let [ga, gb, ..] = g;
+            out[0] = a[0] * b[0];
+            for i in 1..=m {
+                out[i] = a[i] * ga + b[i] * gb;
+            }
+            let mut index = 1 + m;
+            for i in 1..=m {
+                for j in i..=m {
+                    out[index] = a[index] * ga + b[index] * gb + (a[i] * b[j] + a[j] * b[i]);
+                    index += 1;
+                }
+            }
+        }
+        Op::Div(a, b) => {
+            let (a, b) = (r(a), r(b));
+            let v = a[0] / b[0];
+            out[0] = v;
+            for i in 1..=m {
+                out[i] = (a[i] - b[i] * v) / b[0];
+            }
+            let inverse = 1.0 / b[0];
+            let g = [
+                inverse,
+                -v * inverse,
+                0.0,
+                -(inverse * inverse),
+                2.0 * v * (inverse * inverse),
+            ];
+            binary2_hessian(out, m, a, b, g);
+        }
+        Op::AddC(a, c) => {
+            let a = r(a);
+            out.copy_from_slice(a);
+            out[0] = a[0] + c;
+        }
+        Op::CSub(c, b) => {
+            let b = r(b);
+            out[0] = c - b[0];
+            scale2(out, b, -1.0);
+        }
+        Op::MulC(a, c) => {
+            let a = r(a);
+            out[0] = a[0] * c;
+            scale2(out, a, c);
+        }
+        Op::DivC(a, c) => {
+            let a = r(a);
+            for (o, &d) in out.iter_mut().zip(a) {
+                *o = d / c;
+            }
+        }
+        Op::CDiv(c, b) => {
+            let b = r(b);
+            let v = c / b[0];
+            let slope = -v / b[0];
+            chain2(out, m, v, b, slope, -2.0 * slope / b[0]);
+        }
+        Op::Min(a, b) | Op::Max(a, b) => {
+            let (a, b) = (r(a), r(b));
+            if a[0].is_nan() || b[0].is_nan() {
+                out.fill(0.0);
+                out[0] = f64::NAN;
+            } else if takes_second(matches!(op, Op::Max(..)), a[0], b[0]) {
+                out.copy_from_slice(b);
+            } else {
+                out.copy_from_slice(a);
+            }
+        }
+        Op::Square(a) => {
+            let a = r(a);
+            chain2(out, m, a[0] * a[0], a, 2.0 * a[0], 2.0);
+        }
+        Op::PowI(a, n) => {
+            let a = r(a);
+            let (d1, d2) = powi_derivatives(a[0], n);
+            chain2(out, m, powi(a[0], n), a, d1, d2);
+        }
+        Op::PowF(a, p) => {
+            let a = r(a);
+            let (d1, d2) = powf_derivatives(a[0], p);
+            chain2(out, m, a[0].powf(p), a, d1, d2);
+        }
+        Op::CPow(c, b) => {
+            let b = r(b);
+            let (v, ln) = (c.powf(b[0]), c.ln());
+            let slope = v * ln;
+            chain2(out, m, v, b, slope, slope * ln);
+        }
+        Op::Pow(a, b) => {
+            let (a, b) = (r(a), r(b));
+            let v = a[0].powf(b[0]);
+            binary2(out, m, v, a, b, pow_local::<true>(v, a[0], b[0]));
+        }
+        Op::Unary(function, a) => {
+            let a = r(a);
+            let (v, d1, d2) = unary_local::<true>(function, a[0]);
+            chain2(out, m, v, a, d1, d2);
+        }
     }
 }

@@ -1,153 +1,288 @@
-//! The compiled form of a formula: a flat list of register instructions,
-//! evaluated generically over [`Scalar`] (plain `f64` or dual numbers).
+//! The compiled form of a formula: a flat tape of instructions over
+//! registers, with constant folding and common-subexpression sharing.
 //!
-//! Registers `0..inputs` hold the variables; instruction `k` writes register
-//! `inputs + k` and reads only lower registers. Subtrees without variables
-//! are folded to constants at compile time with the very same `f64` code the
-//! evaluator runs, so folding never changes a result: `0.15*pi*x` becomes
-//! `c*x` with `c = 0.15*pi`, exactly as `(0.15*pi)*x` evaluates in `f64`.
+//! Registers `0..inputs` hold the *active* variables: those that occur in
+//! the formula, in variable order (a declared but unused variable gets no
+//! register and a zero derivative). Instruction `k` writes register
+//! `inputs + k` and reads only lower registers, so one forward sweep
+//! evaluates the tape, and one backward sweep propagates adjoints.
+//!
+//! Subtrees without variables are folded to constants at compile time with
+//! the very same `f64` code the evaluator runs, so folding never changes a
+//! result: `0.15*pi*x` becomes `c*x` with `c = 0.15*pi`, exactly as
+//! `(0.15*pi)*x` evaluates in `f64`. Identical instructions on identical
+//! operands are emitted once (hash-consing), so `cos(2*x) + cos(2*x)` costs
+//! one multiplication and one cosine; sharing never changes a value, because
+//! each instruction is a pure function of its operands.
+
+use std::collections::HashMap;
 
 use super::ast::{BinaryOperator, Expr, ExprKind, UnaryFunction};
-use super::eval::Scalar;
+use super::local;
 
-/// An instruction operand after constant folding.
+/// A register index.
+pub(crate) type Reg = u32;
+
+/// One step of a tape; each writes the next register.
+///
+/// Constants on the left of a commutative operation are stored on the right
+/// (`2*x` is `MulC(x, 2)`): IEEE addition and multiplication commute, and
+/// `c - b` is `-b + c` bit for bit.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Operand {
-    Constant(f64),
-    Register(usize),
+pub(crate) enum Op {
+    /// A constant in a register (only for `min`/`max` with a constant side).
+    Const(f64),
+    Neg(Reg),
+    Add(Reg, Reg),
+    Sub(Reg, Reg),
+    Mul(Reg, Reg),
+    Div(Reg, Reg),
+    /// `a + c`
+    AddC(Reg, f64),
+    /// `c - b`
+    CSub(f64, Reg),
+    /// `a * c`
+    MulC(Reg, f64),
+    /// `a / c`
+    DivC(Reg, f64),
+    /// `c / b`
+    CDiv(f64, Reg),
+    /// `min(a, b)`: `b` if `b < a`, else `a`; NaN if either is NaN.
+    Min(Reg, Reg),
+    /// `max(a, b)`: `b` if `b > a`, else `a`; NaN if either is NaN.
+    Max(Reg, Reg),
+    /// `a^2`, exactly `a*a`.
+    Square(Reg),
+    /// `a^n` for an integer constant by repeated squaring ([`local::powi`]).
+    PowI(Reg, i32),
+    /// `a^p` for another constant: `powf`.
+    PowF(Reg, f64),
+    /// `c^b`: value `c.powf(b)`, derivatives of `exp(b ln c)`.
+    CPow(f64, Reg),
+    /// `a^b`: value `a.powf(b)`, derivatives of `exp(b ln a)` (need `a > 0`).
+    Pow(Reg, Reg),
+    Unary(UnaryFunction, Reg),
 }
 
-/// Binary operations other than powers (which get their own instructions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Arithmetic {
-    Add,
-    Subtract,
-    Multiply,
-    Divide,
-    Minimum,
-    Maximum,
+impl Op {
+    /// The registers the instruction reads.
+    pub fn operands(self) -> (Option<Reg>, Option<Reg>) {
+        match self {
+            Op::Const(_) => (None, None),
+            Op::Neg(a)
+            | Op::AddC(a, _)
+            | Op::CSub(_, a)
+            | Op::MulC(a, _)
+            | Op::DivC(a, _)
+            | Op::CDiv(_, a)
+            | Op::Square(a)
+            | Op::PowI(a, _)
+            | Op::PowF(a, _)
+            | Op::CPow(_, a)
+            | Op::Unary(_, a) => (Some(a), None),
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::Min(a, b)
+            | Op::Max(a, b)
+            | Op::Pow(a, b) => (Some(a), Some(b)),
+        }
+    }
+
+    /// A hashable identity: the variant with its operands, constants by bits.
+    fn key(self) -> (u8, u64, u64) {
+        let r = u64::from;
+        let c = f64::to_bits;
+        match self {
+            Op::Const(v) => (0, c(v), 0),
+            Op::Neg(a) => (1, r(a), 0),
+            Op::Add(a, b) => (2, r(a), r(b)),
+            Op::Sub(a, b) => (3, r(a), r(b)),
+            Op::Mul(a, b) => (4, r(a), r(b)),
+            Op::Div(a, b) => (5, r(a), r(b)),
+            Op::AddC(a, v) => (6, r(a), c(v)),
+            Op::CSub(v, b) => (7, c(v), r(b)),
+            Op::MulC(a, v) => (8, r(a), c(v)),
+            Op::DivC(a, v) => (9, r(a), c(v)),
+            Op::CDiv(v, b) => (10, c(v), r(b)),
+            Op::Min(a, b) => (11, r(a), r(b)),
+            Op::Max(a, b) => (12, r(a), r(b)),
+            Op::Square(a) => (13, r(a), 0),
+            Op::PowI(a, n) => (14, r(a), u64::from(n as u32)),
+            Op::PowF(a, p) => (15, r(a), c(p)),
+            Op::CPow(v, b) => (16, c(v), r(b)),
+            Op::Pow(a, b) => (17, r(a), r(b)),
+            Op::Unary(f, a) => (18 + f as u8, r(a), 0),
+        }
+    }
+}
+
+/// Where the result of a tape is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Output {
+    Constant(f64),
+    Register(Reg),
 }
 
 /// How a constant exponent is applied.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum ConstantExponent {
-    /// Integral exponents of moderate size use `powi` (`x^2` is exactly `x*x`).
+enum ConstantExponent {
+    /// Integral exponents of moderate size multiply (`x^2` is exactly `x*x`).
     Integer(i32),
     /// Everything else uses `powf`.
     Real(f64),
 }
 
 impl ConstantExponent {
-    /// Integer exponents up to this magnitude use `powi`; `num-dual`'s
-    /// second derivative of `powi` multiplies `n*(n-1)` in `i32`.
+    /// Integer exponents up to this magnitude use repeated squaring.
     const MAX_INTEGER: f64 = 1024.0;
 
-    pub fn of(exponent: f64) -> ConstantExponent {
+    fn of(exponent: f64) -> ConstantExponent {
         if exponent.fract() == 0.0 && exponent.abs() <= Self::MAX_INTEGER {
             ConstantExponent::Integer(exponent as i32)
         } else {
             ConstantExponent::Real(exponent)
         }
     }
-}
 
-/// One step of a program; each writes the next register.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Instruction {
-    Negate(usize),
-    Unary(UnaryFunction, usize),
-    Arithmetic(Arithmetic, usize, usize),
-    /// `register op constant`
-    ArithmeticConstantRight(Arithmetic, usize, f64),
-    /// `constant op register`
-    ArithmeticConstantLeft(Arithmetic, f64, usize),
-    PowerConstant(usize, ConstantExponent),
-    /// `constant ^ register` (a base of exactly `e` compiles to `exp`).
-    ConstantPower(f64, usize),
-    /// `register ^ register`
-    Power(usize, usize),
+    fn apply(self, base: f64) -> f64 {
+        match self {
+            ConstantExponent::Integer(n) => local::powi(base, n),
+            ConstantExponent::Real(p) => base.powf(p),
+        }
+    }
 }
 
 /// A compiled formula.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Program {
-    inputs: usize,
-    instructions: Vec<Instruction>,
-    output: Operand,
+pub(crate) struct Tape {
+    /// The number of declared variables (the length of a point).
+    dim: usize,
+    /// `active[i]` is the variable held in input register `i`, increasing.
+    active: Vec<usize>,
+    ops: Vec<Op>,
+    output: Output,
 }
 
-impl Program {
-    /// Compiles `expr`; `variables` gives each variable name its input index.
-    pub fn compile(expr: &Expr, variables: &[String]) -> Program {
+impl Tape {
+    /// Compiles `expr`; `variables` gives each variable name its index.
+    pub fn compile(expr: &Expr, variables: &[String]) -> Tape {
+        let mut used = vec![false; variables.len()];
+        mark_used(expr, variables, &mut used);
+        let active: Vec<usize> = (0..variables.len()).filter(|&i| used[i]).collect();
+        let mut slot = vec![None; variables.len()];
+        for (register, &variable) in active.iter().enumerate() {
+            slot[variable] = Some(register as Reg);
+        }
         let mut compiler = Compiler {
             variables,
-            instructions: Vec::new(),
+            slot,
+            inputs: active.len(),
+            ops: Vec::new(),
+            seen: HashMap::new(),
         };
-        let output = compiler.compile(expr);
-        Program {
-            inputs: variables.len(),
-            instructions: compiler.instructions,
+        let output = match compiler.compile(expr) {
+            Operand::Constant(value) => Output::Constant(value),
+            Operand::Register(register) => Output::Register(register),
+        };
+        Tape {
+            dim: variables.len(),
+            active,
+            ops: compiler.ops,
             output,
         }
     }
 
-    /// The instructions, for inspection in tests.
-    #[cfg(test)]
-    pub fn instructions(&self) -> &[Instruction] {
-        &self.instructions
+    /// True if every declared variable occurs: input register `i` holds
+    /// `x[i]`.
+    pub fn all_active(&self) -> bool {
+        self.active.len() == self.dim
     }
 
-    /// The result operand, for inspection in tests.
-    #[cfg(test)]
-    pub fn output(&self) -> Operand {
+    /// The variables with input registers, in register order.
+    pub fn active(&self) -> &[usize] {
+        &self.active
+    }
+
+    /// The number of input registers.
+    pub fn inputs(&self) -> usize {
+        self.active.len()
+    }
+
+    /// The instructions.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Where the result is.
+    pub fn output(&self) -> Output {
         self.output
     }
 
-    /// Runs the program on `inputs` (one per variable, checked by the
-    /// caller).
-    pub fn evaluate<S: Scalar>(&self, inputs: &[S]) -> S {
-        debug_assert_eq!(inputs.len(), self.inputs);
-        let register = match self.output {
-            Operand::Constant(value) => return S::from(value),
-            Operand::Register(register) => register,
-        };
-        let mut registers: Vec<S> = Vec::with_capacity(self.inputs + self.instructions.len());
-        registers.extend_from_slice(inputs);
-        for instruction in &self.instructions {
-            let result = match *instruction {
-                Instruction::Negate(a) => -registers[a].clone(),
-                Instruction::Unary(function, a) => apply_unary(function, &registers[a]),
-                Instruction::Arithmetic(operation, a, b) => {
-                    apply_arithmetic(operation, registers[a].clone(), registers[b].clone())
-                }
-                Instruction::ArithmeticConstantRight(operation, a, constant) => {
-                    arithmetic_constant_right(operation, registers[a].clone(), constant)
-                }
-                Instruction::ArithmeticConstantLeft(operation, constant, b) => {
-                    arithmetic_constant_left(operation, constant, registers[b].clone())
-                }
-                Instruction::PowerConstant(a, exponent) => power_constant(&registers[a], exponent),
-                Instruction::ConstantPower(base, b) => constant_power(base, &registers[b]),
-                Instruction::Power(a, b) => power(&registers[a], registers[b].clone()),
-            };
-            registers.push(result);
+    /// The number of registers (inputs and instruction results).
+    pub fn registers(&self) -> usize {
+        self.active.len() + self.ops.len()
+    }
+}
+
+/// Marks the variables that occur in `expr` (the parser bounds the height,
+/// so the recursion is shallow).
+fn mark_used(expr: &Expr, variables: &[String], used: &mut [bool]) {
+    match &expr.kind {
+        ExprKind::Number(_) => {}
+        ExprKind::Variable(name) => {
+            if let Some(index) = variables.iter().position(|variable| variable == name) {
+                used[index] = true;
+            }
         }
-        match registers.get(register) {
-            Some(result) => result.clone(),
-            None => S::from(f64::NAN),
+        ExprKind::Negate(operand) | ExprKind::Unary(_, operand) => {
+            mark_used(operand, variables, used)
+        }
+        ExprKind::Binary(_, lhs, rhs) => {
+            mark_used(lhs, variables, used);
+            mark_used(rhs, variables, used);
         }
     }
+}
+
+/// An instruction operand while compiling.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Operand {
+    Constant(f64),
+    Register(Reg),
 }
 
 struct Compiler<'v> {
     variables: &'v [String],
-    instructions: Vec<Instruction>,
+    slot: Vec<Option<Reg>>,
+    inputs: usize,
+    ops: Vec<Op>,
+    seen: HashMap<(u8, u64, u64), Reg>,
 }
 
 impl Compiler<'_> {
-    fn emit(&mut self, instruction: Instruction) -> Operand {
-        self.instructions.push(instruction);
-        Operand::Register(self.variables.len() + self.instructions.len() - 1)
+    /// Emits `op`, or reuses the register of an identical earlier one.
+    fn emit(&mut self, op: Op) -> Operand {
+        let key = op.key();
+        if let Some(&register) = self.seen.get(&key) {
+            return Operand::Register(register);
+        }
+        let register = (self.inputs + self.ops.len()) as Reg;
+        self.ops.push(op);
+        self.seen.insert(key, register);
+        Operand::Register(register)
+    }
+
+    /// A register holding `operand` (constants get a `Const` instruction).
+    fn register(&mut self, operand: Operand) -> Reg {
+        match operand {
+            Operand::Register(register) => register,
+            Operand::Constant(value) => match self.emit(Op::Const(value)) {
+                Operand::Register(register) => register,
+                Operand::Constant(_) => unreachable!("emit returns a register"),
+            },
+        }
     }
 
     /// Compiles `expr`, folding constant subtrees, and returns where its
@@ -157,18 +292,21 @@ impl Compiler<'_> {
             ExprKind::Number(value) => Operand::Constant(*value),
             ExprKind::Variable(name) => {
                 match self.variables.iter().position(|variable| variable == name) {
-                    Some(index) => Operand::Register(index),
+                    Some(index) => match self.slot[index] {
+                        Some(register) => Operand::Register(register),
+                        None => Operand::Constant(f64::NAN),
+                    },
                     // The parser only produces known variables.
                     None => Operand::Constant(f64::NAN),
                 }
             }
             ExprKind::Negate(operand) => match self.compile(operand) {
                 Operand::Constant(value) => Operand::Constant(-value),
-                Operand::Register(a) => self.emit(Instruction::Negate(a)),
+                Operand::Register(a) => self.emit(Op::Neg(a)),
             },
             ExprKind::Unary(function, argument) => match self.compile(argument) {
-                Operand::Constant(value) => Operand::Constant(apply_unary(*function, &value)),
-                Operand::Register(a) => self.emit(Instruction::Unary(*function, a)),
+                Operand::Constant(value) => Operand::Constant(local::unary_value(*function, value)),
+                Operand::Register(a) => self.emit(Op::Unary(*function, a)),
             },
             ExprKind::Binary(operator, lhs, rhs) => {
                 let lhs = self.compile(lhs);
@@ -180,156 +318,50 @@ impl Compiler<'_> {
 
     fn compile_binary(&mut self, operator: BinaryOperator, lhs: Operand, rhs: Operand) -> Operand {
         use Operand::{Constant, Register};
-        let operation = match operator {
-            BinaryOperator::Add => Arithmetic::Add,
-            BinaryOperator::Subtract => Arithmetic::Subtract,
-            BinaryOperator::Multiply => Arithmetic::Multiply,
-            BinaryOperator::Divide => Arithmetic::Divide,
-            BinaryOperator::Minimum => Arithmetic::Minimum,
-            BinaryOperator::Maximum => Arithmetic::Maximum,
-            BinaryOperator::Power => {
-                return match (lhs, rhs) {
-                    (Constant(base), Constant(exponent)) => {
-                        Constant(power_constant(&base, ConstantExponent::of(exponent)))
-                    }
-                    (Register(a), Constant(exponent)) => self.emit(Instruction::PowerConstant(
-                        a,
-                        ConstantExponent::of(exponent),
-                    )),
-                    (Constant(base), Register(b)) if base == std::f64::consts::E => {
-                        self.emit(Instruction::Unary(UnaryFunction::Exp, b))
-                    }
-                    (Constant(base), Register(b)) => self.emit(Instruction::ConstantPower(base, b)),
-                    (Register(a), Register(b)) => self.emit(Instruction::Power(a, b)),
-                };
+        match (operator, lhs, rhs) {
+            (BinaryOperator::Power, Constant(base), Constant(exponent)) => {
+                Constant(ConstantExponent::of(exponent).apply(base))
             }
-        };
-        match (lhs, rhs) {
-            (Constant(a), Constant(b)) => Constant(apply_arithmetic(operation, a, b)),
-            (Register(a), Constant(b)) => {
-                self.emit(Instruction::ArithmeticConstantRight(operation, a, b))
+            (BinaryOperator::Power, Register(a), Constant(exponent)) => {
+                match ConstantExponent::of(exponent) {
+                    ConstantExponent::Integer(2) => self.emit(Op::Square(a)),
+                    ConstantExponent::Integer(n) => self.emit(Op::PowI(a, n)),
+                    ConstantExponent::Real(p) => self.emit(Op::PowF(a, p)),
+                }
             }
-            (Constant(a), Register(b)) => {
-                self.emit(Instruction::ArithmeticConstantLeft(operation, a, b))
+            (BinaryOperator::Power, Constant(base), Register(b)) if base == std::f64::consts::E => {
+                self.emit(Op::Unary(UnaryFunction::Exp, b))
             }
-            (Register(a), Register(b)) => self.emit(Instruction::Arithmetic(operation, a, b)),
+            (BinaryOperator::Power, Constant(base), Register(b)) => self.emit(Op::CPow(base, b)),
+            (BinaryOperator::Power, Register(a), Register(b)) => self.emit(Op::Pow(a, b)),
+            (_, Constant(a), Constant(b)) => Constant(local::binary_value(operator, a, b)),
+            (BinaryOperator::Minimum | BinaryOperator::Maximum, lhs, rhs) => {
+                let (a, b) = (self.register(lhs), self.register(rhs));
+                if operator == BinaryOperator::Minimum {
+                    self.emit(Op::Min(a, b))
+                } else {
+                    self.emit(Op::Max(a, b))
+                }
+            }
+            (BinaryOperator::Add, Register(a), Register(b)) => self.emit(Op::Add(a, b)),
+            (BinaryOperator::Add, Register(a), Constant(c))
+            | (BinaryOperator::Add, Constant(c), Register(a)) => self.emit(Op::AddC(a, c)),
+            (BinaryOperator::Subtract, Register(a), Register(b)) => self.emit(Op::Sub(a, b)),
+            // `a - c` is `a + (-c)` bit for bit.
+            (BinaryOperator::Subtract, Register(a), Constant(c)) => self.emit(Op::AddC(a, -c)),
+            (BinaryOperator::Subtract, Constant(c), Register(b)) => self.emit(Op::CSub(c, b)),
+            // `a*a` is `a^2` bit for bit, derivatives included.
+            (BinaryOperator::Multiply, Register(a), Register(b)) if a == b => {
+                self.emit(Op::Square(a))
+            }
+            (BinaryOperator::Multiply, Register(a), Register(b)) => self.emit(Op::Mul(a, b)),
+            (BinaryOperator::Multiply, Register(a), Constant(c))
+            | (BinaryOperator::Multiply, Constant(c), Register(a)) => self.emit(Op::MulC(a, c)),
+            (BinaryOperator::Divide, Register(a), Register(b)) => self.emit(Op::Div(a, b)),
+            (BinaryOperator::Divide, Register(a), Constant(c)) => self.emit(Op::DivC(a, c)),
+            (BinaryOperator::Divide, Constant(c), Register(b)) => self.emit(Op::CDiv(c, b)),
         }
     }
-}
-
-/// A result whose value is `value` exactly (as plain `f64` arithmetic gives
-/// it); for dual numbers the derivative parts come from `with_derivatives`.
-fn exact_value<S: Scalar>(value: f64, with_derivatives: impl FnOnce() -> S) -> S {
-    if S::NDERIV == 0 {
-        S::from(value)
-    } else {
-        with_derivatives().with_value(value)
-    }
-}
-
-fn apply_unary<S: Scalar>(function: UnaryFunction, x: &S) -> S {
-    match function {
-        UnaryFunction::Exp => x.exp(),
-        UnaryFunction::Ln => x.ln(),
-        UnaryFunction::Sqrt => x.sqrt(),
-        UnaryFunction::Abs => x.abs(),
-        UnaryFunction::Sin => x.sin(),
-        UnaryFunction::Cos => x.cos(),
-        UnaryFunction::Asin => x.asin(),
-        UnaryFunction::Acos => x.acos(),
-        UnaryFunction::Atan => x.atan(),
-        UnaryFunction::Sinh => x.sinh(),
-        UnaryFunction::Cosh => x.cosh(),
-        // num-dual computes tan and tanh as quotients (tanh becomes inf/inf
-        // = NaN for |x| > 710); use the chain rule with tan' = 1 + tan^2 and
-        // tanh' = 1/cosh^2 (no cancellation) instead.
-        UnaryFunction::Tan => {
-            let t = x.value().tan();
-            let slope = 1.0 + t * t;
-            x.chain(t, slope, 2.0 * t * slope)
-        }
-        UnaryFunction::Tanh => {
-            let t = x.value().tanh();
-            let cosh = x.value().cosh();
-            let slope = 1.0 / (cosh * cosh);
-            x.chain(t, slope, -2.0 * t * slope)
-        }
-    }
-}
-
-/// `min`/`max` pick one operand (with its derivatives); NaN if either is NaN.
-fn select<S: Scalar>(a: S, b: S, take_b: impl Fn(f64, f64) -> bool) -> S {
-    let (va, vb) = (a.value(), b.value());
-    if va.is_nan() || vb.is_nan() {
-        S::from(f64::NAN)
-    } else if take_b(va, vb) {
-        b
-    } else {
-        a
-    }
-}
-
-fn apply_arithmetic<S: Scalar>(operation: Arithmetic, a: S, b: S) -> S {
-    match operation {
-        Arithmetic::Add => a + b,
-        Arithmetic::Subtract => a - b,
-        Arithmetic::Multiply => a * b,
-        Arithmetic::Divide => exact_value(a.value() / b.value(), || a / b),
-        Arithmetic::Minimum => select(a, b, |va, vb| vb < va),
-        Arithmetic::Maximum => select(a, b, |va, vb| vb > va),
-    }
-}
-
-/// `a op c`; same value bits as `apply_arithmetic(op, a, c)` in `f64`.
-fn arithmetic_constant_right<S: Scalar>(operation: Arithmetic, a: S, c: f64) -> S {
-    match operation {
-        Arithmetic::Add => a + c,
-        Arithmetic::Subtract => a - c,
-        Arithmetic::Multiply => a * c,
-        Arithmetic::Divide => exact_value(a.value() / c, || a / c),
-        Arithmetic::Minimum | Arithmetic::Maximum => apply_arithmetic(operation, a, S::from(c)),
-    }
-}
-
-/// `c op b`; same value bits as `apply_arithmetic(op, c, b)` in `f64`
-/// (IEEE addition and multiplication commute, and `c - b == -b + c`).
-fn arithmetic_constant_left<S: Scalar>(operation: Arithmetic, c: f64, b: S) -> S {
-    match operation {
-        Arithmetic::Add => b + c,
-        Arithmetic::Subtract => -b + c,
-        Arithmetic::Multiply => b * c,
-        Arithmetic::Divide => exact_value(c / b.value(), || S::from(c) / b),
-        Arithmetic::Minimum | Arithmetic::Maximum => apply_arithmetic(operation, S::from(c), b),
-    }
-}
-
-/// `x ^ n` for a constant exponent: `powi` for integers, `powf` otherwise
-/// (derivatives `p x^(p-1)` and `p (p-1) x^(p-2)`, so `x^2.5` is smooth at 0).
-fn power_constant<S: Scalar>(x: &S, exponent: ConstantExponent) -> S {
-    let base = x.value();
-    match exponent {
-        ConstantExponent::Integer(n) => exact_value(base.powi(n), || x.powi(n)),
-        ConstantExponent::Real(p) => {
-            let value = base.powf(p);
-            if S::NDERIV == 0 {
-                return S::from(value);
-            }
-            let slope = p * base.powf(p - 1.0);
-            let curvature = p * (p - 1.0) * base.powf(p - 2.0);
-            x.chain(value, slope, curvature)
-        }
-    }
-}
-
-/// `c ^ x` = `exp(x ln c)` for the derivatives, value `c.powf(x)`.
-fn constant_power<S: Scalar>(base: f64, x: &S) -> S {
-    exact_value(base.powf(x.value()), || (x.clone() * base.ln()).exp())
-}
-
-/// `a ^ b` with a variable exponent: value `a.powf(b)`, derivatives of
-/// `exp(b ln a)` (so they need `a > 0`).
-fn power<S: Scalar>(a: &S, b: S) -> S {
-    exact_value(a.value().powf(b.value()), || a.powd(b))
 }
 
 #[cfg(test)]
@@ -337,55 +369,77 @@ mod tests {
     use super::*;
     use crate::formula::parser::parse;
 
-    fn compile(source: &str) -> Program {
+    fn compile(source: &str) -> Tape {
         let parsed = parse(source, None).expect("parses");
-        Program::compile(&parsed.expr, &parsed.variables)
+        Tape::compile(&parsed.expr, &parsed.variables)
     }
 
     #[test]
     fn constant_subtrees_fold_left_to_right() {
-        let program = compile("0.15*pi*x");
+        let tape = compile("0.15*pi*x");
         let c = 0.15 * std::f64::consts::PI;
-        assert_eq!(
-            program.instructions(),
-            &[Instruction::ArithmeticConstantLeft(
-                Arithmetic::Multiply,
-                c,
-                0
-            )]
-        );
+        assert_eq!(tape.ops(), &[Op::MulC(0, c)]);
     }
 
     #[test]
     fn whole_constant_formula_folds_to_output() {
-        let program = compile("2^3^2 - sin(pi/2)");
-        assert!(program.instructions().is_empty());
-        assert_eq!(program.output(), Operand::Constant(511.0));
+        let tape = compile("2^3^2 - sin(pi/2)");
+        assert!(tape.ops().is_empty());
+        assert_eq!(tape.output(), Output::Constant(511.0));
     }
 
     #[test]
-    fn integer_exponents_use_powi_and_e_base_uses_exp() {
-        assert_eq!(
-            compile("x^2").instructions(),
-            &[Instruction::PowerConstant(0, ConstantExponent::Integer(2))]
-        );
-        assert_eq!(
-            compile("x^-1.5").instructions(),
-            &[Instruction::PowerConstant(0, ConstantExponent::Real(-1.5))]
-        );
-        assert_eq!(
-            compile("e^x").instructions(),
-            &[Instruction::Unary(UnaryFunction::Exp, 0)]
-        );
-        assert_eq!(
-            compile("x^1e6").instructions(),
-            &[Instruction::PowerConstant(0, ConstantExponent::Real(1e6))]
-        );
+    fn integer_exponents_multiply_and_e_base_uses_exp() {
+        assert_eq!(compile("x^2").ops(), &[Op::Square(0)]);
+        assert_eq!(compile("x^3").ops(), &[Op::PowI(0, 3)]);
+        assert_eq!(compile("x^-1.5").ops(), &[Op::PowF(0, -1.5)]);
+        assert_eq!(compile("e^x").ops(), &[Op::Unary(UnaryFunction::Exp, 0)]);
+        assert_eq!(compile("x^1e6").ops(), &[Op::PowF(0, 1e6)]);
     }
 
     #[test]
-    fn no_variable_reaches_compile_unresolved() {
-        let program = compile("x*y + z");
-        assert_eq!(program.evaluate::<f64>(&[2.0, 3.0, 4.0]), 10.0);
+    fn common_subexpressions_are_computed_once() {
+        let tape = compile("cos(2*x) + cos(2*x)");
+        assert_eq!(
+            tape.ops(),
+            &[
+                Op::MulC(0, 2.0),
+                Op::Unary(UnaryFunction::Cos, 1),
+                Op::Add(2, 2)
+            ]
+        );
+        // The chapter's cosine: c*x once, even where it appears twice.
+        let tape = compile("x*cos(0.15*pi*x) + sin(0.15*pi*x)");
+        assert_eq!(tape.ops().len(), 5, "{:?}", tape.ops());
+        // Constants on either side of a commutative operation share.
+        assert_eq!(compile("2*x + x*2").ops().len(), 2);
+        // A product of a shared factor with itself is a square.
+        assert_eq!(
+            compile("(x+1)*(1+x)").ops(),
+            &[Op::AddC(0, 1.0), Op::Square(1)]
+        );
+        // Different constants do not share.
+        assert_eq!(compile("cos(2*x) + cos(3*x)").ops().len(), 5);
+    }
+
+    #[test]
+    fn unused_declared_variables_get_no_register() {
+        let parsed = parse("y^2 + sin(y)", Some(&["x", "y", "z"])).expect("parses");
+        let tape = Tape::compile(&parsed.expr, &parsed.variables);
+        assert!(!tape.all_active());
+        assert_eq!(tape.active(), &[1]);
+        assert_eq!(tape.inputs(), 1);
+        assert_eq!(tape.registers(), 4);
+    }
+
+    #[test]
+    fn subtraction_of_a_constant_is_an_addition() {
+        assert_eq!(compile("x - 3").ops(), &[Op::AddC(0, -3.0)]);
+        assert_eq!(compile("3 - x").ops(), &[Op::CSub(3.0, 0)]);
+    }
+
+    #[test]
+    fn min_and_max_with_constants_load_them() {
+        assert_eq!(compile("min(x, 1)").ops(), &[Op::Const(1.0), Op::Min(0, 1)]);
     }
 }

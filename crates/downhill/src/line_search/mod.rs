@@ -117,32 +117,60 @@ impl<F: FnMut(f64) -> (f64, f64)> LineFunction for F {
 /// assert_eq!(ray.last_gradient(), Some((0.5, &[0.0, 8.0][..])));
 /// assert_eq!(problem.evaluations().grad, 1);
 /// ```
-pub struct Ray<'p, 'o> {
-    problem: &'p Problem<'o>,
-    origin: Vec<f64>,
-    direction: Vec<f64>,
+pub struct Ray<'a, 'o> {
+    problem: &'a Problem<'o>,
+    origin: &'a [f64],
+    direction: &'a [f64],
     point: Vec<f64>,
     gradient: Vec<f64>,
     gradient_at: Option<f64>,
 }
 
-impl<'p, 'o> Ray<'p, 'o> {
+/// Work buffers of a [`Ray`], kept by a method between steps so that a line
+/// search allocates nothing per iteration ([`Ray::reusing`], [`Ray::into_buffers`]).
+#[derive(Clone, Debug, Default)]
+pub struct RayBuffers {
+    point: Vec<f64>,
+    gradient: Vec<f64>,
+}
+
+impl<'a, 'o> Ray<'a, 'o> {
     /// The ray through `x` along `d`.
     ///
     /// # Panics
     ///
     /// If `x` or `d` does not have `problem.dim()` components.
-    pub fn new(problem: &'p Problem<'o>, x: &[f64], d: &[f64]) -> Self {
+    pub fn new(problem: &'a Problem<'o>, x: &'a [f64], d: &'a [f64]) -> Self {
+        Ray::reusing(problem, x, d, RayBuffers::default())
+    }
+
+    /// [`Ray::new`] with buffers from an earlier ray (no allocation when they
+    /// already have the right size).
+    pub fn reusing(problem: &'a Problem<'o>, x: &'a [f64], d: &'a [f64], buffers: RayBuffers) -> Self {
         let n = problem.dim();
         assert_eq!(x.len(), n, "Ray::new: x has the wrong dimension");
         assert_eq!(d.len(), n, "Ray::new: d has the wrong dimension");
+        let RayBuffers {
+            mut point,
+            mut gradient,
+        } = buffers;
+        point.resize(n, 0.0);
+        gradient.resize(n, 0.0);
         Ray {
             problem,
-            origin: x.to_vec(),
-            direction: d.to_vec(),
-            point: vec![0.0; n],
-            gradient: vec![0.0; n],
+            origin: x,
+            direction: d,
+            point,
+            gradient,
             gradient_at: None,
+        }
+    }
+
+    /// Gives the work buffers back for the next ray.
+    pub fn into_buffers(self) -> RayBuffers {
+        RayBuffers {
+            point: self.point,
+            gradient: self.gradient,
         }
     }
 
@@ -154,13 +182,13 @@ impl<'p, 'o> Ray<'p, 'o> {
 
     /// Writes the point `x + t d` into `out` (same length as `x`).
     pub fn point_at(&self, t: f64, out: &mut [f64]) {
-        for ((o, x), d) in out.iter_mut().zip(&self.origin).zip(&self.direction) {
+        for ((o, x), d) in out.iter_mut().zip(self.origin).zip(self.direction) {
             *o = x + t * d;
         }
     }
 
     fn move_to(&mut self, t: f64) {
-        for ((p, x), d) in self.point.iter_mut().zip(&self.origin).zip(&self.direction) {
+        for ((p, x), d) in self.point.iter_mut().zip(self.origin).zip(self.direction) {
             *p = x + t * d;
         }
     }
@@ -179,7 +207,7 @@ impl LineFunction for Ray<'_, '_> {
         let slope = self
             .gradient
             .iter()
-            .zip(&self.direction)
+            .zip(self.direction)
             .map(|(g, d)| g * d)
             .sum();
         (value, slope)
