@@ -23,6 +23,9 @@ pub enum Command {
     Minimize(Box<MinimizeArgs>),
     /// Run methods on classical test problems (Moré, Garbow & Hillstrom) and print a robustness table.
     Problems(ProblemsArgs),
+    /// Run one method from every cell of a grid of start points and learning rates:
+    /// outcomes, the minima reached, a basin/stability map (--plot) and CSV.
+    Sweep(Box<SweepArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -39,8 +42,15 @@ pub struct TourArgs {
 pub struct MinimizeArgs {
     /// The objective, e.g. "x1^2 + 2*x2^2" (variables x, y, z or x1..xn;
     /// + - * / ^, exp log sqrt sin cos tan ... pow min max, pi, e).
-    #[arg(long, short = 'f', value_name = "FORMULA")]
-    pub formula: String,
+    /// Or a large objective: --separable, --quadratic, --least-squares.
+    #[arg(
+        long,
+        short = 'f',
+        value_name = "FORMULA",
+        required_unless_present_any = ["separable", "quadratic", "least_squares"],
+        conflicts_with_all = ["separable", "quadratic", "least_squares"]
+    )]
+    pub formula: Option<String>,
     /// The variables in order, e.g. x1,x2 (a declared variable may be absent).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub vars: Option<Vec<String>>,
@@ -118,6 +128,43 @@ pub struct MinimizeArgs {
     /// Write every iterate (iteration, x, f, grad_norm, step_norm, note) to a .csv or .json file.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+
+    // Large objectives (millions of variables): see `minimize_large.rs`.
+    /// A separable objective sum_i g(x_i; a_i, ...): the term g written once in x and
+    /// coefficient names, e.g. "a*x^2" or "a*(x-b)^2 + log(cosh(x))"; needs --dim and a
+    /// --coef per name. gd and precond run in place, one pass over memory per step.
+    #[arg(long, value_name = "TERM", requires = "dim", conflicts_with_all = ["quadratic", "least_squares"])]
+    pub separable: Option<String>,
+    /// The number of variables of --separable, e.g. 20000000.
+    #[arg(long, value_name = "N", requires = "separable", value_parser = clap::value_parser!(u64).range(1..))]
+    pub dim: Option<u64>,
+    /// A coefficient of --separable, NAME=SOURCE (repeat per name). SOURCE: a number,
+    /// const:V, linspace:START:END, uniform:LOW:HIGH[:SEED], or file:PATH (one number per
+    /// line, or a Matrix Market vector).
+    #[arg(long = "coef", value_name = "NAME=SOURCE", requires = "separable")]
+    pub coefs: Vec<String>,
+    /// f(x) = 1/2 x'Ax - b'x with A from a Matrix Market file (coordinate: sparse,
+    /// array: dense; a non-symmetric A is replaced by (A + A')/2, which keeps f).
+    #[arg(long, value_name = "A.mtx", conflicts_with = "least_squares")]
+    pub quadratic: Option<PathBuf>,
+    /// b of --quadratic (default 0): one number per line, or a Matrix Market vector.
+    #[arg(long, value_name = "b.txt", requires = "quadratic")]
+    pub rhs: Option<PathBuf>,
+    /// f(x) = |Ax - b|^2 with A from a Matrix Market file and b from a vector file.
+    #[arg(long = "least-squares", value_name = "A.mtx,b.txt", value_parser = parse_file_pair)]
+    pub least_squares: Option<(PathBuf, PathBuf)>,
+}
+
+/// `A.mtx,b.txt` of `--least-squares`.
+fn parse_file_pair(s: &str) -> Result<(PathBuf, PathBuf), String> {
+    match s.split_once(',') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((PathBuf::from(a.trim()), PathBuf::from(b.trim())))
+        }
+        _ => Err(format!(
+            "expected two files separated by a comma, A.mtx,b.txt; got '{s}'"
+        )),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -137,6 +184,100 @@ pub struct ProblemsArgs {
     /// Print the rows as a JSON array instead of the markdown table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `downhill sweep`. Ranges are `start:stop:count` (count values, both ends
+/// included, as numpy's linspace); a plain number is a single value.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// The objective, e.g. "x*cos(0.15*pi*x)" (as for minimize).
+    #[arg(long, short = 'f', value_name = "FORMULA")]
+    pub formula: String,
+    /// The variables in order, e.g. x1,x2 (a declared variable may be absent).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub vars: Option<Vec<String>>,
+    /// Start points: per variable a value or a range, comma-separated, e.g. -20:20:1000
+    /// (1-D) or -5:5:100,-3:3:100 (a grid over x1, x2); at most two ranges.
+    #[arg(long, value_name = "X0", allow_hyphen_values = true, value_parser = crate::sweep::parse_start_axes)]
+    pub x0: crate::sweep::StartAxes,
+    /// Method, as for minimize (default gd). gd without a line search and momentum run
+    /// on the fast lane engine; every other method cell by cell through the driver.
+    #[arg(long, value_name = "METHOD", value_parser = MethodName::parse)]
+    pub method: Option<MethodName>,
+    /// Learning rate(s) > 0: a value or a range, e.g. 0.01:3:1000 (default: the method's).
+    #[arg(long, value_name = "ETA", allow_hyphen_values = true, value_parser = crate::sweep::parse_eta_axis)]
+    pub eta: Option<downhill::sweep::Axis>,
+    /// Hessian treatment for newton (exact, abs, shift) and precond (exact, abs).
+    #[arg(long, value_name = "REPAIR", value_parser = parse_hessian)]
+    pub hessian: Option<HessianRepair>,
+    /// Line search for gd, newton, precond, bfgs, lbfgs: none, exact, golden, armijo, wolfe.
+    #[arg(long, value_name = "SEARCH", value_parser = parse_line_search)]
+    pub line_search: Option<LineSearchKind>,
+    /// Momentum's beta (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta: Option<f64>,
+    /// RMSProp's gamma (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub gamma: Option<f64>,
+    /// Adadelta's rho (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub rho: Option<f64>,
+    /// Adam's first-moment decay (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta1: Option<f64>,
+    /// Adam's second-moment decay (default 0.999).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta2: Option<f64>,
+    /// Epsilon of adagrad, rmsprop, adam (1e-6) and adadelta (1e-5).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub eps: Option<f64>,
+    /// L-BFGS memory (default 10).
+    #[arg(long, value_name = "M")]
+    pub memory: Option<usize>,
+    /// Iteration limit of every cell, >= 1.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    pub steps: u64,
+    /// Stop a cell when |grad f(x)| <= TOL; 0 (the default) runs exactly --steps steps, as the book.
+    #[arg(long, value_name = "TOL", default_value_t = 0.0, allow_hyphen_values = true, value_parser = parse_non_negative)]
+    pub tol: f64,
+    /// Report divergence when some |x_i| exceeds this (default 1e10 * max(1, |x0|)).
+    #[arg(long, value_name = "BOUND", value_parser = parse_positive)]
+    pub bound: Option<f64>,
+    /// A cell at the iteration limit has settled at a stationary point when |grad f(x)| <= SETTLE.
+    #[arg(long, value_name = "SETTLE", default_value = "1e-6", allow_hyphen_values = true, value_parser = parse_non_negative)]
+    pub settle: f64,
+    /// Settled cells whose final points are within this distance (max norm) reach the same minimum.
+    #[arg(long, value_name = "DIST", default_value = "1e-3", value_parser = parse_positive)]
+    pub cluster_tol: f64,
+    /// Write one row per cell: start, eta, outcome, iterations, final x, f, grad_norm,
+    /// f_rose (1 when some step did not decrease f), minimum id.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+    /// Draw the map over the two axes that vary (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
+    /// Colour of the map: minimum, outcome, f, iterations, or a variable (its final value).
+    #[arg(long, value_name = "COLOR", default_value = "minimum")]
+    pub color: String,
+    /// Title of the map (default: formula, method, steps).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Print the summary as one JSON object (outcomes, minima) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Run grids of more than 10^8 cells.
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Evaluate the lanes with the scalar code: every cell bit-identical to `downhill minimize`
+    /// (the SIMD default agrees to rounding; chaotic large-eta cells may end elsewhere), slower.
+    #[arg(long)]
+    pub exact: bool,
+    /// auto (default: lanes for fixed-step gd and momentum, else driver), lanes, driver.
+    #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = crate::sweep::parse_engine)]
+    pub engine: downhill::sweep::Engine,
 }
 
 /// A start point as parsed from `--x0`.

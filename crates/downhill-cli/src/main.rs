@@ -7,6 +7,7 @@
 mod args;
 mod minimize;
 mod problems;
+mod sweep;
 mod tour;
 
 use clap::Parser;
@@ -28,6 +29,7 @@ fn main() {
         Command::Tour(a) => tour::run(a),
         Command::Minimize(a) => minimize::run(*a),
         Command::Problems(a) => problems::run(a),
+        Command::Sweep(a) => sweep::run(*a),
     };
     if let Err(UserError(message)) = outcome {
         eprintln!("downhill: error: {message}");

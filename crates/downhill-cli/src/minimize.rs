@@ -14,13 +14,24 @@ use downhill::trace::TracePolicy;
 use crate::args::MinimizeArgs;
 use crate::UserError;
 
+#[path = "minimize_large.rs"]
+mod large;
+
 pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
+    if args.separable.is_some() || args.quadratic.is_some() || args.least_squares.is_some() {
+        return large::run(args);
+    }
+    let Some(source) = args.formula.as_deref() else {
+        return Err(UserError(
+            "give the objective: --formula, --separable, --quadratic or --least-squares".into(),
+        ));
+    };
     let formula = match &args.vars {
         Some(vars) => {
             let names: Vec<&str> = vars.iter().map(|v| v.trim()).collect();
-            Formula::parse_with_vars(&args.formula, &names)
+            Formula::parse_with_vars(source, &names)
         }
-        None => Formula::parse(&args.formula),
+        None => Formula::parse(source),
     }
     .map_err(formula_error)?;
 

@@ -20,11 +20,13 @@
 pub mod analysis;
 pub mod driver;
 pub mod formula;
+pub mod large;
 pub mod line_search;
 pub mod method;
 pub mod objective;
 pub mod plot;
 pub mod problems;
 pub mod report;
+pub mod sweep;
 pub mod tour;
 pub mod trace;

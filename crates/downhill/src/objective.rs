@@ -40,6 +40,15 @@ pub trait Objective {
 
     /// `f(x)`, writing `∇f(x)` into `grad` and `∇²f(x)` (row-major) into `hess`.
     fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64;
+
+    /// The diagonal of `∇²f(x)` written into `diag` (length `dim`), for
+    /// objectives that can give it without the `n × n` matrix (separable
+    /// sums, quadratics, least squares: see [`crate::large`]). `None` (the
+    /// default) means "not available": use [`Objective::value_gradient_hessian`].
+    fn hessian_diagonal(&self, x: &[f64], diag: &mut [f64]) -> Option<()> {
+        let _ = (x, diag);
+        None
+    }
 }
 
 /// `x` in one dimension, `x1, x2, ...` otherwise: the book's names.
@@ -84,6 +93,9 @@ impl<T: Objective + ?Sized> Objective for &T {
     }
     fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
         (**self).value_gradient_hessian(x, grad, hess)
+    }
+    fn hessian_diagonal(&self, x: &[f64], diag: &mut [f64]) -> Option<()> {
+        (**self).hessian_diagonal(x, diag)
     }
 }
 

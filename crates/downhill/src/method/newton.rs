@@ -14,10 +14,16 @@
 //! `τI` until it is positive definite.
 //!
 //! The system `H p = ∇f` is solved with a Cholesky factorization when `H` is
-//! positive definite and an LU factorization otherwise (nalgebra); a
-//! singular or non-finite `H` is reported, never a panic.
+//! positive definite and an LU factorization otherwise (faer, in buffers
+//! kept from step to step: see [`NewtonSolver`]); a singular or non-finite
+//! `H` is reported, never a panic.
 
-use nalgebra::{DMatrix, DVector};
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::cholesky::llt;
+use faer::linalg::evd;
+use faer::linalg::lu::partial_pivoting as lu;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{ColMut, Conj, MatMut, MatRef, Par};
 
 use super::descent::{advance, LineSearchKind};
 use super::{Method, State, StepFailure, StepInfo};
@@ -71,6 +77,9 @@ pub struct Newton {
     pub repair: HessianRepair,
     /// Line search along the Newton direction.
     pub line_search: LineSearchKind,
+    /// Factorization buffers and the direction, reused from step to step.
+    solver: NewtonSolver,
+    direction: Vec<f64>,
 }
 
 impl Newton {
@@ -80,6 +89,8 @@ impl Newton {
             eta,
             repair: HessianRepair::Exact,
             line_search: LineSearchKind::None,
+            solver: NewtonSolver::new(),
+            direction: Vec::new(),
         }
     }
 
@@ -96,79 +107,314 @@ impl Newton {
     }
 }
 
+/// Below this dimension the factorizations run on one thread: on two cores
+/// faer's threading measured 1.4x slower at d = 500 and only pays from
+/// d ≈ 1000-2000 on (perf anchors, W4).
+pub const PARALLEL_MIN_DIM: usize = 1000;
+
+/// Reusable buffers for dense Newton solves with faer: the working copy of
+/// `H` (factorized in place), the right-hand side, eigen buffers for the
+/// `abs` repair, pivots for LU and faer's scratch memory. Sized on the first
+/// solve and kept, so a run allocates nothing per step once it has started
+/// (the d×d matrix included).
+///
+/// The solve follows the book's order: a Cholesky factorization when `H` is
+/// positive definite, an LU factorization with partial pivoting otherwise (a
+/// zero pivot is a singular Hessian), or a repair ([`HessianRepair`]).
+pub struct NewtonSolver {
+    n: usize,
+    /// `Hᵀ` column-major, i.e. `H` row-major as given; factorized in place.
+    matrix: Vec<f64>,
+    rhs: Vec<f64>,
+    /// Eigenvectors (column-major) and eigenvalues for the `abs` repair.
+    eigenvectors: Vec<f64>,
+    eigenvalues: Vec<f64>,
+    perm: Vec<usize>,
+    perm_inv: Vec<usize>,
+    memory: MemBuffer,
+}
+
+impl Default for NewtonSolver {
+    fn default() -> Self {
+        NewtonSolver {
+            n: 0,
+            matrix: Vec::new(),
+            rhs: Vec::new(),
+            eigenvectors: Vec::new(),
+            eigenvalues: Vec::new(),
+            perm: Vec::new(),
+            perm_inv: Vec::new(),
+            memory: MemBuffer::new(StackReq::EMPTY),
+        }
+    }
+}
+
+impl Clone for NewtonSolver {
+    /// A clone starts with empty buffers (they hold no state between steps).
+    fn clone(&self) -> Self {
+        NewtonSolver::default()
+    }
+}
+
+impl std::fmt::Debug for NewtonSolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewtonSolver").field("n", &self.n).finish()
+    }
+}
+
+impl NewtonSolver {
+    /// An empty solver; buffers are allocated by the first solve.
+    pub fn new() -> Self {
+        NewtonSolver::default()
+    }
+
+    fn parallelism(n: usize) -> Par {
+        if n >= PARALLEL_MIN_DIM {
+            Par::rayon(0)
+        } else {
+            Par::Seq
+        }
+    }
+
+    /// Sizes the buffers for `n` variables and the scratch memory for the
+    /// factorizations `repair` may use.
+    fn prepare(&mut self, n: usize, repair: HessianRepair) {
+        if self.n != n {
+            self.n = n;
+            self.matrix = vec![0.0; n * n];
+            self.rhs = vec![0.0; n];
+            self.perm = vec![0; n];
+            self.perm_inv = vec![0; n];
+            self.eigenvectors = Vec::new();
+            self.eigenvalues = Vec::new();
+        }
+        let par = Self::parallelism(n);
+        let mut need = StackReq::any_of(&[
+            llt::factor::cholesky_in_place_scratch::<f64>(n, par, Default::default()),
+            llt::solve::solve_in_place_scratch::<f64>(n, 1, par),
+        ]);
+        if repair == HessianRepair::Exact {
+            need = need.or(lu::factor::lu_in_place_scratch::<usize, f64>(
+                n,
+                n,
+                par,
+                Default::default(),
+            ));
+            need = need.or(lu::solve::solve_transpose_in_place_scratch::<usize, f64>(
+                n, 1, par,
+            ));
+        }
+        if repair == HessianRepair::Abs {
+            if self.eigenvalues.len() != n {
+                self.eigenvectors = vec![0.0; n * n];
+                self.eigenvalues = vec![0.0; n];
+            }
+            need = need.or(evd::self_adjoint_evd_scratch::<f64>(
+                n,
+                evd::ComputeEigenvectors::Yes,
+                par,
+                Default::default(),
+            ));
+        }
+        if !MemStack::new(&mut self.memory).can_hold(need) {
+            self.memory = MemBuffer::new(need);
+        }
+    }
+
+    /// Copies `H` (row-major) into the working matrix and tells whether
+    /// every entry is finite (one pass for both). Column-major, the copy is
+    /// `Hᵀ`: for the symmetric Hessians of a `C²` function that is `H`; the
+    /// LU path solves with the transpose, so it is exact for any `H`.
+    fn load(&mut self, hess: &[f64]) -> bool {
+        let mut bad = [0.0_f64; 4];
+        let mut chunks = self.matrix.chunks_exact_mut(4).zip(hess.chunks_exact(4));
+        for (to, from) in &mut chunks {
+            for k in 0..4 {
+                to[k] = from[k];
+                bad[k] += from[k] - from[k];
+            }
+        }
+        let tail = hess.len() / 4 * 4;
+        for k in tail..hess.len() {
+            self.matrix[k] = hess[k];
+            bad[0] += hess[k] - hess[k];
+        }
+        // x - x is 0 for finite x and NaN otherwise; NaN survives the sums.
+        !(bad[0] + bad[1] + bad[2] + bad[3]).is_nan()
+    }
+
+    /// Cholesky of the working matrix (after reloading `H` plus `shift` on
+    /// the diagonal if `reload`), then `rhs ← L⁻ᵀL⁻¹ g`; false if the
+    /// matrix is not positive definite.
+    fn cholesky_solve(&mut self, hess: &[f64], reload: Option<f64>, grad: &[f64]) -> bool {
+        let n = self.n;
+        let par = Self::parallelism(n);
+        if let Some(shift) = reload {
+            // What a Cholesky factorization reads: one triangle and the diagonal.
+            for j in 0..n {
+                let range = j * n + j..(j + 1) * n;
+                self.matrix[range.clone()].copy_from_slice(&hess[range]);
+                self.matrix[j * n + j] = hess[j * n + j] + shift;
+            }
+        }
+        let stack = MemStack::new(&mut self.memory);
+        let mut a = MatMut::from_column_major_slice_mut(&mut self.matrix, n, n);
+        if llt::factor::cholesky_in_place(
+            a.rb_mut(),
+            Default::default(),
+            par,
+            stack,
+            Default::default(),
+        )
+        .is_err()
+        {
+            return false;
+        }
+        self.rhs.copy_from_slice(grad);
+        let rhs = ColMut::from_slice_mut(&mut self.rhs).as_mat_mut();
+        llt::solve::solve_in_place_with_conj(a.rb(), Conj::No, rhs, par, stack);
+        true
+    }
+
+    /// LU with partial pivoting; `rhs ← H⁻¹ rhs`, or false if a pivot is zero.
+    fn lu_solve(&mut self, hess: &[f64], grad: &[f64]) -> bool {
+        let n = self.n;
+        let par = Self::parallelism(n);
+        self.load(hess);
+        let stack = MemStack::new(&mut self.memory);
+        let mut a = MatMut::from_column_major_slice_mut(&mut self.matrix, n, n);
+        let (_, perm) = lu::factor::lu_in_place(
+            a.rb_mut(),
+            &mut self.perm,
+            &mut self.perm_inv,
+            par,
+            stack,
+            Default::default(),
+        );
+        if (0..n).any(|i| a[(i, i)] == 0.0) {
+            return false;
+        }
+        self.rhs.copy_from_slice(grad);
+        let rhs = ColMut::from_slice_mut(&mut self.rhs).as_mat_mut();
+        // The working matrix is Hᵀ = Pᵀ L U, so H p = g is its transposed system.
+        lu::solve::solve_transpose_in_place_with_conj(
+            a.rb(),
+            a.rb(),
+            perm,
+            Conj::No,
+            rhs,
+            par,
+            stack,
+        );
+        true
+    }
+
+    /// `rhs ← Q |Λ|⁻¹ Qᵀ g`, each `|λ|` at least `1e-8·max(1, max|λ|)`;
+    /// true if that changed an eigenvalue, `None` if the eigen solver failed.
+    fn abs_solve(&mut self, grad: &[f64]) -> Option<bool> {
+        let n = self.n;
+        let par = Self::parallelism(n);
+        let stack = MemStack::new(&mut self.memory);
+        let a = MatRef::from_column_major_slice(&self.matrix, n, n);
+        let u = MatMut::from_column_major_slice_mut(&mut self.eigenvectors, n, n);
+        let s = ColMut::from_slice_mut(&mut self.eigenvalues).as_diagonal_mut();
+        evd::self_adjoint_evd(a, s, Some(u), par, stack, Default::default()).ok()?;
+        let largest = self.eigenvalues.iter().fold(1.0_f64, |m, l| m.max(l.abs()));
+        let floor = 1e-8 * largest;
+        let mut changed = false;
+        // rhs = Q (|Λ|⁻¹ (Qᵀ g)), column by column of Q: O(n²).
+        self.rhs.fill(0.0);
+        for (k, &l) in self.eigenvalues.iter().enumerate() {
+            let repaired = l.abs().max(floor);
+            changed |= repaired != l;
+            let q = &self.eigenvectors[k * n..(k + 1) * n];
+            let t = q.iter().zip(grad).map(|(q, g)| q * g).sum::<f64>() / repaired;
+            for (r, q) in self.rhs.iter_mut().zip(q) {
+                *r += t * q;
+            }
+        }
+        Some(changed)
+    }
+
+    /// `H + τI` with the smallest `τ` in `0, β, 2β, 4β, ...`
+    /// (`β = 10⁻³‖H‖_F`) whose Cholesky factorization succeeds.
+    fn shifted_solve(&mut self, hess: &[f64], grad: &[f64]) -> Option<bool> {
+        let n = self.n;
+        let norm = hess.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let beta = if norm > 0.0 { 1e-3 * norm } else { 1e-3 };
+        let min_diagonal = (0..n)
+            .map(|i| hess[i * n + i])
+            .fold(f64::INFINITY, f64::min);
+        let mut tau = if min_diagonal > 0.0 {
+            0.0
+        } else {
+            -min_diagonal + beta
+        };
+        // 2^1100 · β overflows: the loop ends long before that.
+        for _ in 0..1100 {
+            if self.cholesky_solve(hess, Some(tau), grad) {
+                return Some(tau > 0.0);
+            }
+            tau = (2.0 * tau).max(beta);
+        }
+        None
+    }
+
+    /// Writes the Newton direction `d = −H̃⁻¹ g` for the repaired Hessian
+    /// `H̃` (`hess` row-major `n × n`) into `direction`, and returns the note
+    /// saying whether a repair changed anything.
+    pub fn direction(
+        &mut self,
+        hess: &[f64],
+        grad: &[f64],
+        repair: HessianRepair,
+        direction: &mut [f64],
+    ) -> Result<Option<&'static str>, StepFailure> {
+        let n = grad.len();
+        assert_eq!(hess.len(), n * n, "the Hessian must be n × n");
+        assert_eq!(direction.len(), n, "the direction must have n components");
+        self.prepare(n, repair);
+        if !self.load(hess) {
+            return Err(StepFailure::NonFiniteHessian);
+        }
+        let note = match repair {
+            HessianRepair::Exact => {
+                if !(self.cholesky_solve(hess, None, grad) || self.lu_solve(hess, grad)) {
+                    return Err(StepFailure::SingularHessian);
+                }
+                None
+            }
+            HessianRepair::Abs => match self.abs_solve(grad) {
+                Some(changed) => changed.then_some(NOTE_ABS),
+                None => return Err(StepFailure::SingularHessian),
+            },
+            HessianRepair::Shift => match self.shifted_solve(hess, grad) {
+                Some(shifted) => shifted.then_some(NOTE_SHIFT),
+                None => return Err(StepFailure::SingularHessian),
+            },
+        };
+        if self.rhs.iter().all(|v| v.is_finite()) {
+            for (d, p) in direction.iter_mut().zip(&self.rhs) {
+                *d = -p;
+            }
+            Ok(note)
+        } else {
+            Err(StepFailure::SingularHessian)
+        }
+    }
+}
+
 /// The Newton direction `d = −H̃⁻¹ g` for the repaired Hessian `H̃`, and the
-/// note saying whether a repair changed anything.
+/// note saying whether a repair changed anything. Allocates its buffers on
+/// every call; a method that steps repeatedly keeps a [`NewtonSolver`].
 pub(crate) fn newton_direction(
     hess: &[f64],
     grad: &[f64],
     repair: HessianRepair,
 ) -> Result<(Vec<f64>, Option<&'static str>), StepFailure> {
-    let n = grad.len();
-    if hess.iter().any(|h| !h.is_finite()) {
-        return Err(StepFailure::NonFiniteHessian);
-    }
-    let h = DMatrix::from_row_slice(n, n, hess);
-    let g = DVector::from_column_slice(grad);
-    let (p, note) = match repair {
-        HessianRepair::Exact => (solve_plain(h, &g)?, None),
-        HessianRepair::Abs => solve_abs(h, &g),
-        HessianRepair::Shift => solve_shifted(h, &g)?,
-    };
-    if p.iter().all(|v| v.is_finite()) {
-        Ok((p.iter().map(|v| -v).collect(), note))
-    } else {
-        Err(StepFailure::SingularHessian)
-    }
-}
-
-fn solve_plain(h: DMatrix<f64>, g: &DVector<f64>) -> Result<DVector<f64>, StepFailure> {
-    match h.clone().cholesky() {
-        Some(chol) => Ok(chol.solve(g)),
-        None => h.lu().solve(g).ok_or(StepFailure::SingularHessian),
-    }
-}
-
-fn solve_abs(h: DMatrix<f64>, g: &DVector<f64>) -> (DVector<f64>, Option<&'static str>) {
-    let eigen = h.symmetric_eigen();
-    let largest = eigen
-        .eigenvalues
-        .iter()
-        .fold(1.0_f64, |m, l| m.max(l.abs()));
-    let floor = 1e-8 * largest;
-    let mut changed = false;
-    let inverse = eigen.eigenvalues.map(|l| {
-        let repaired = l.abs().max(floor);
-        changed |= repaired != l;
-        1.0 / repaired
-    });
-    let q = &eigen.eigenvectors;
-    let p = q * DMatrix::from_diagonal(&inverse) * q.transpose() * g;
-    (p, changed.then_some(NOTE_ABS))
-}
-
-fn solve_shifted(
-    h: DMatrix<f64>,
-    g: &DVector<f64>,
-) -> Result<(DVector<f64>, Option<&'static str>), StepFailure> {
-    let n = h.nrows();
-    let norm = h.norm();
-    let beta = if norm > 0.0 { 1e-3 * norm } else { 1e-3 };
-    let min_diagonal = h.diagonal().min();
-    let mut tau = if min_diagonal > 0.0 {
-        0.0
-    } else {
-        -min_diagonal + beta
-    };
-    // 2^1100 · β overflows: the loop ends long before that.
-    for _ in 0..1100 {
-        let shifted = &h + DMatrix::identity(n, n) * tau;
-        if let Some(chol) = shifted.cholesky() {
-            let note = (tau > 0.0).then_some(NOTE_SHIFT);
-            return Ok((chol.solve(g), note));
-        }
-        tau = (2.0 * tau).max(beta);
-    }
-    Err(StepFailure::SingularHessian)
+    let mut direction = vec![0.0; grad.len()];
+    let note = NewtonSolver::new().direction(hess, grad, repair, &mut direction)?;
+    Ok((direction, note))
 }
 
 impl Method for Newton {
@@ -208,11 +454,14 @@ impl Method for Newton {
             x_next[0] = state.x[0] - self.eta * state.grad[0] / h;
             return Ok(StepInfo::default());
         }
-        let (mut direction, note) = newton_direction(&state.hess, &state.grad, self.repair)?;
+        self.direction.resize(state.x.len(), 0.0);
+        let note =
+            self.solver
+                .direction(&state.hess, &state.grad, self.repair, &mut self.direction)?;
         advance(
             problem,
             state,
-            &mut direction,
+            &mut self.direction,
             self.eta,
             self.line_search,
             note,

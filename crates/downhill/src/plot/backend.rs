@@ -148,6 +148,20 @@ pub(crate) struct Figure {
 
 /// Writes `fig` to `path` in the format its extension names.
 pub(crate) fn render(fig: &Figure, path: &Path) -> Result<(), PlotError> {
+    render_with(fig, None, path)
+}
+
+/// [`render`], with a heatmap's image filling the axes and its colour key
+/// right of them (see [`super::heatmap`]).
+pub(crate) fn render_heatmap(
+    fig: &Figure,
+    parts: &HeatmapParts,
+    path: &Path,
+) -> Result<(), PlotError> {
+    render_with(fig, Some(parts), path)
+}
+
+fn render_with(fig: &Figure, parts: Option<&HeatmapParts>, path: &Path) -> Result<(), PlotError> {
     let format = ImageFormat::from_path(path)?;
     check_window(fig.window).map_err(|reason| PlotError::new(path, reason))?;
     fonts_ready().map_err(|reason| PlotError::new(path, reason))?;
@@ -156,14 +170,20 @@ pub(crate) fn render(fig: &Figure, path: &Path) -> Result<(), PlotError> {
             // plotters' SVG coordinates are integers, which makes curves
             // wobble by up to half a pixel; draw on a 10× canvas and declare
             // the real size, so the viewBox scales it down to 0.1 px steps.
-            let (w, h) = SVG_SIZE;
+            let (w, h) = wider(SVG_SIZE, parts);
             let fine = (w * SVG_OVERSAMPLE, h * SVG_OVERSAMPLE);
             let mut svg = String::new();
+            let axes_box;
             {
                 let root = SVGBackend::with_string(&mut svg, fine).into_drawing_area();
-                draw(&root, fig, Metrics::SVG).map_err(|reason| PlotError::new(path, reason))?;
+                axes_box = draw(&root, fig, parts, Metrics::SVG)
+                    .map_err(|reason| PlotError::new(path, reason))?;
                 root.present()
                     .map_err(|e| PlotError::new(path, e.to_string()))?;
+            }
+            if let Some(parts) = parts {
+                svg = insert_svg_image(&svg, &parts.raster, axes_box)
+                    .map_err(|reason| PlotError::new(path, reason))?;
             }
             let header = format!("<svg width=\"{}\" height=\"{}\" ", fine.0, fine.1);
             let svg = match svg.strip_prefix(&header) {
@@ -176,8 +196,8 @@ pub(crate) fn render(fig: &Figure, path: &Path) -> Result<(), PlotError> {
             // Fail early, with the operating system's words, if the file
             // cannot be created; the image encoder's error is less clear.
             std::fs::File::create(path).map_err(|e| PlotError::new(path, e.to_string()))?;
-            let root = BitMapBackend::new(path, PNG_SIZE).into_drawing_area();
-            draw(&root, fig, Metrics::PNG).map_err(|reason| PlotError::new(path, reason))?;
+            let root = BitMapBackend::new(path, wider(PNG_SIZE, parts)).into_drawing_area();
+            draw(&root, fig, parts, Metrics::PNG).map_err(|reason| PlotError::new(path, reason))?;
             root.present()
                 .map_err(|e| PlotError::new(path, e.to_string()))
         }
@@ -316,7 +336,8 @@ impl Layout {
         }
     }
 
-    fn new(fig: &Figure, m: &Metrics, size: (u32, u32)) -> Layout {
+    /// `reserve`: pixels kept free right of the axes (a colour key).
+    fn new(fig: &Figure, m: &Metrics, size: (u32, u32), reserve: f64) -> Layout {
         let (w, h) = (f64::from(size.0), f64::from(size.1));
         let em = m.px(FONT_PT);
         let border = m.px(BORDER_PT);
@@ -363,7 +384,7 @@ impl Layout {
                 }
                 _ => 0.0,
             };
-            right = w - border - overhang;
+            right = w - border - overhang.max(reserve);
             layout = Some(Layout {
                 left,
                 right,
@@ -813,16 +834,23 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Draws the figure; returns the axes box (left, top, right, bottom) in
+/// device pixels.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &Figure,
+    parts: Option<&HeatmapParts>,
     m: Metrics,
-) -> Result<(), String> {
+) -> Result<(f64, f64, f64, f64), String> {
     let (w, h) = root.dim_in_pixel();
-    let lay = Layout::new(fig, &m, (w, h));
+    let reserve = parts.map_or(0.0, |p| key_width(&p.key, &m, fig, (w, h)));
+    let lay = Layout::new(fig, &m, (w, h), reserve);
     let win = &fig.window;
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let thin = m.ipx(SPINE_PT);
+    if let (Some(parts), true) = (parts, m.raster) {
+        paint_raster(root, &parts.raster, &lay)?;
+    }
 
     if fig.grid {
         for &x in &lay.x.major {
@@ -957,5 +985,412 @@ fn draw<DB: DrawingBackend>(
             (f64::from(w) / 2.0, baseline),
         )?;
     }
+    if let Some(parts) = parts {
+        draw_key(root, &parts.key, &m, &lay)?;
+    }
+    Ok((lay.left, lay.top, lay.right, lay.bottom))
+}
+
+// ---------------------------------------------------------------------------
+// Heatmaps (see `super::heatmap`): an image filling the axes box, and a
+// colour key right of the axes (a colour bar, or square colour patches).
+
+/// Colours of a grid of cells, row-major, row 0 at the top; drawn to fill
+/// the axes box exactly (the figure's window is the cells' extent).
+pub(crate) struct Raster {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<RGBColor>,
+}
+
+impl Raster {
+    /// The colour of the cell under the fractions `(u, v)` of the box
+    /// (0 at the left and top).
+    fn at(&self, u: f64, v: f64) -> RGBColor {
+        let col = ((u * self.width as f64).floor().max(0.0) as usize).min(self.width - 1);
+        let row = ((v * self.height as f64).floor().max(0.0) as usize).min(self.height - 1);
+        self.rgb[row * self.width + col]
+    }
+}
+
+/// The key of a heatmap, right of the axes.
+pub(crate) enum ColorKey {
+    /// A colour bar: `colors` evenly from `range.0` (bottom) to `range.1`
+    /// (top), with ticks and `label`; `patches` listed under it. `extend`
+    /// (below, above): values beyond the range exist (drawn as triangles).
+    Bar {
+        colors: Vec<RGBColor>,
+        range: (f64, f64),
+        extend: (bool, bool),
+        label: String,
+        patches: Vec<LegendEntry>,
+    },
+    /// Square colour patches with labels, from the top.
+    Patches(Vec<LegendEntry>),
+}
+
+/// What a heatmap adds to a [`Figure`].
+pub(crate) struct HeatmapParts {
+    pub raster: Raster,
+    pub key: ColorKey,
+}
+
+/// Gap between the axes and the key.
+const KEY_PAD_PT: f64 = 9.0;
+/// Width of a colour bar.
+const KEY_BAR_PT: f64 = 9.0;
+/// Outline of a colour patch.
+const PATCH_EDGE: RGBColor = RGBColor(0x80, 0x80, 0x80);
+
+/// Sizes of a key for an axes box `height` pixels tall.
+struct KeyLayout {
+    width: f64,
+    /// Font size of the patch labels (smaller when many rows must fit).
+    patch_pt: f64,
+    /// Height of the patch rows, gaps included.
+    patches_height: f64,
+    /// The colour bar's ticks and the width of its widest label.
+    bar_ticks: Option<(Ticks, f64)>,
+}
+
+impl KeyLayout {
+    fn new(key: &ColorKey, m: &Metrics, height: f64) -> KeyLayout {
+        let patches = match key {
+            ColorKey::Bar { patches, .. } | ColorKey::Patches(patches) => patches,
+        };
+        let rows = patches.len() as f64;
+        // Rows, gaps between them, and one gap above them under a bar.
+        let em_rows = |pt: f64| {
+            let em = m.px(pt);
+            rows * (ASCENT_EM + DESCENT_EM) * em + rows * LEGEND_LABEL_SPACING * em
+        };
+        let room = match key {
+            ColorKey::Bar { .. } => 0.4 * height,
+            ColorKey::Patches(_) => height,
+        };
+        let patch_pt = if rows > 0.0 && em_rows(LEGEND_FONT_PT) > room {
+            LEGEND_FONT_PT * room / em_rows(LEGEND_FONT_PT)
+        } else {
+            LEGEND_FONT_PT
+        };
+        let patches_height = if rows > 0.0 { em_rows(patch_pt) } else { 0.0 };
+        let pem = m.px(patch_pt);
+        let widest_patch = patches
+            .iter()
+            .map(|e| m.text_width(&e.label, patch_pt))
+            .fold(0.0, f64::max);
+        let patches_width = if patches.is_empty() {
+            0.0
+        } else {
+            ASCENT_EM * pem + LEGEND_HANDLE_TEXT_PAD * pem + widest_patch
+        };
+        let gap = m.px(KEY_PAD_PT);
+        match key {
+            ColorKey::Bar { range, label, .. } => {
+                let em = m.px(FONT_PT);
+                let bar_height = height - patches_height;
+                let ticks = scale_ticks(
+                    AxisScale::Linear,
+                    *range,
+                    Layout::nbins(bar_height, em, 2.0),
+                );
+                let widest = ticks
+                    .labels
+                    .iter()
+                    .map(|l| m.text_width(l, FONT_PT))
+                    .fold(0.0, f64::max);
+                let mut bar_width =
+                    m.px(KEY_BAR_PT) + m.px(TICK_LEN_PT) + m.px(TICK_PAD_PT) + widest;
+                if !label.is_empty() {
+                    bar_width += m.px(LABEL_PAD_PT) + (ASCENT_EM + DESCENT_EM) * em;
+                }
+                KeyLayout {
+                    width: gap + bar_width.max(patches_width),
+                    patch_pt,
+                    patches_height,
+                    bar_ticks: Some((ticks, widest)),
+                }
+            }
+            ColorKey::Patches(_) => KeyLayout {
+                width: gap + patches_width,
+                patch_pt,
+                patches_height,
+                bar_ticks: None,
+            },
+        }
+    }
+}
+
+/// The room a key takes right of the axes, for an axes box as the figure
+/// would have without it.
+fn key_width(key: &ColorKey, m: &Metrics, fig: &Figure, size: (u32, u32)) -> f64 {
+    let probe = Layout::new(fig, m, size, 0.0);
+    KeyLayout::new(key, m, probe.bottom - probe.top).width
+}
+
+/// A heatmap's figure is a quarter wider than the others, for its key.
+fn wider((w, h): (u32, u32), parts: Option<&HeatmapParts>) -> (u32, u32) {
+    match parts {
+        Some(_) => (w * 5 / 4, h),
+        None => (w, h),
+    }
+}
+
+/// A filled triangle (device pixels).
+fn triangle<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    corners: [(f64, f64); 3],
+    color: RGBColor,
+) -> Result<(), String> {
+    let points: Vec<(i32, i32)> = corners.iter().map(|&p| round(p)).collect();
+    root.draw(&Polygon::new(points, color.filled()))
+        .map_err(|e| e.to_string())
+}
+
+/// Paints the raster into the axes box, pixel by pixel (bitmap output).
+fn paint_raster<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    raster: &Raster,
+    lay: &Layout,
+) -> Result<(), String> {
+    if raster.width == 0 || raster.height == 0 {
+        return Ok(());
+    }
+    let (x0, x1) = (lay.left.round() as i32, lay.right.round() as i32);
+    let (y0, y1) = (lay.top.round() as i32, lay.bottom.round() as i32);
+    let (w, h) = (f64::from(x1 - x0 + 1), f64::from(y1 - y0 + 1));
+    for py in y0..=y1 {
+        let v = (f64::from(py - y0) + 0.5) / h;
+        for px in x0..=x1 {
+            let u = (f64::from(px - x0) + 0.5) / w;
+            root.draw_pixel((px, py), &raster.at(u, v))
+                .map_err(|e| e.to_string())?;
+        }
+    }
     Ok(())
+}
+
+/// Draws the key right of the axes box.
+fn draw_key<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    key: &ColorKey,
+    m: &Metrics,
+    lay: &Layout,
+) -> Result<(), String> {
+    let geometry = KeyLayout::new(key, m, lay.bottom - lay.top);
+    let left = lay.right + m.px(KEY_PAD_PT);
+    let thin = m.ipx(SPINE_PT);
+    let (patches, patches_top) = match key {
+        ColorKey::Bar {
+            colors,
+            range,
+            extend,
+            label,
+            patches,
+        } => {
+            let (ticks, widest) = geometry.bar_ticks.as_ref().expect("a bar has ticks");
+            let right = left + m.px(KEY_BAR_PT);
+            // matplotlib's `extend` triangles, as tall as the bar is wide,
+            // when values beyond the range are drawn in the end colours.
+            let tip = right - left;
+            let (top_tip, bottom_tip) = (lay.top, lay.bottom - geometry.patches_height);
+            let top = top_tip + if extend.1 { tip } else { 0.0 };
+            let bottom = bottom_tip - if extend.0 { tip } else { 0.0 };
+            let middle = (left + right) / 2.0;
+            let mut outline = vec![(left, top)];
+            if extend.1 {
+                outline.push((middle, top_tip));
+                triangle(
+                    root,
+                    [(left, top), (middle, top_tip), (right, top)],
+                    colors[colors.len() - 1],
+                )?;
+            }
+            outline.extend([(right, top), (right, bottom)]);
+            if extend.0 {
+                outline.push((middle, bottom_tip));
+                triangle(
+                    root,
+                    [(left, bottom), (middle, bottom_tip), (right, bottom)],
+                    colors[0],
+                )?;
+            }
+            outline.extend([(left, bottom), (left, top)]);
+            // Bands from the top (high) down, each reaching to the bottom so
+            // that the next one covers its lower edge: no seams.
+            let bands = colors.len().min((bottom - top).round().max(1.0) as usize);
+            for k in (0..bands).rev() {
+                let y_hi = bottom - (bottom - top) * (k + 1) as f64 / bands as f64;
+                let color = colors[(k * colors.len() + colors.len() / 2) / bands];
+                root.draw(&Rectangle::new(
+                    [round((left, y_hi)), round((right, bottom))],
+                    color.filled(),
+                ))
+                .map_err(|e| e.to_string())?;
+            }
+            // Strokes clip to the box they are given: here the whole image.
+            let (w, h) = root.dim_in_pixel();
+            let everywhere = Layout {
+                left: 0.0,
+                top: 0.0,
+                right: f64::from(w) - 1.0,
+                bottom: f64::from(h) - 1.0,
+                x: Ticks::default(),
+                y: Ticks::default(),
+            };
+            stroke(root, m, &everywhere, &[outline], f64::from(thin), BLACK)?;
+            let em = m.px(FONT_PT);
+            let tick_len = m.px(TICK_LEN_PT);
+            let label_gap = tick_len + m.px(TICK_PAD_PT);
+            let span = range.1 - range.0;
+            for (&t, text_label) in ticks.major.iter().zip(&ticks.labels) {
+                let y = bottom - (t - range.0) / span * (bottom - top);
+                bar(root, (right, y), (right + tick_len, y), thin, BLACK)?;
+                text(
+                    root,
+                    m,
+                    text_label,
+                    FONT_PT,
+                    HPos::Left,
+                    (right + label_gap, y + CAP_EM * em / 2.0),
+                )?;
+            }
+            if !label.is_empty() {
+                let x_top = right + label_gap + widest + m.px(LABEL_PAD_PT);
+                let upright = m
+                    .text_style(FONT_PT, HPos::Center)
+                    .transform(FontTransform::Rotate270);
+                root.draw_text(label, &upright, round((x_top, (top + bottom) / 2.0)))
+                    .map_err(|e| e.to_string())?;
+            }
+            let gap = LEGEND_LABEL_SPACING * m.px(geometry.patch_pt);
+            (patches, bottom + gap)
+        }
+        ColorKey::Patches(patches) => (patches, lay.top),
+    };
+    let pem = m.px(geometry.patch_pt);
+    let row = (ASCENT_EM + DESCENT_EM) * pem;
+    let side = ASCENT_EM * pem;
+    let edge = m.ipx(0.5);
+    for (i, entry) in patches.iter().enumerate() {
+        let row_top = patches_top + i as f64 * (row + LEGEND_LABEL_SPACING * pem);
+        let top = row_top + (row - side) / 2.0;
+        let (x1, y1) = (left + side, top + side);
+        root.draw(&Rectangle::new(
+            [round((left, top)), round((x1, y1))],
+            entry.color.filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+        bar(root, (left, top), (left, y1), edge, PATCH_EDGE)?;
+        bar(root, (x1, top), (x1, y1), edge, PATCH_EDGE)?;
+        bar(root, (left, top), (x1, top), edge, PATCH_EDGE)?;
+        bar(root, (left, y1), (x1, y1), edge, PATCH_EDGE)?;
+        text(
+            root,
+            m,
+            &entry.label,
+            geometry.patch_pt,
+            HPos::Left,
+            (x1 + LEGEND_HANDLE_TEXT_PAD * pem, row_top + ASCENT_EM * pem),
+        )?;
+    }
+    Ok(())
+}
+
+/// Most image pixels per layout pixel in an SVG's embedded image.
+const SVG_IMAGE_DENSITY: f64 = 2.0;
+
+/// Puts the raster into the SVG as an embedded PNG `<image>` filling the
+/// axes box, right after the background (under everything else), drawn
+/// with sharp cell edges. Rasters finer than twice the layout's pixels are
+/// sampled down to that.
+fn insert_svg_image(
+    svg: &str,
+    raster: &Raster,
+    (left, top, right, bottom): (f64, f64, f64, f64),
+) -> Result<String, String> {
+    if raster.width == 0 || raster.height == 0 {
+        return Ok(svg.to_string());
+    }
+    let k = SVG_OVERSAMPLE as f64;
+    let cap = |cells: usize, px: f64| {
+        cells
+            .min((px / k * SVG_IMAGE_DENSITY).ceil() as usize)
+            .max(1)
+    };
+    let (w, h) = (
+        cap(raster.width, right - left),
+        cap(raster.height, bottom - top),
+    );
+    let mut data = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        let v = (row as f64 + 0.5) / h as f64;
+        for col in 0..w {
+            let c = raster.at((col as f64 + 0.5) / w as f64, v);
+            data.extend_from_slice(&[c.0, c.1, c.2]);
+        }
+    }
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, w as u32, h as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer.write_image_data(&data).map_err(|e| e.to_string())?;
+    }
+    let image = format!(
+        "<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" preserveAspectRatio=\"none\" \
+         image-rendering=\"optimizeSpeed\" style=\"image-rendering:pixelated\" \
+         href=\"data:image/png;base64,{}\"/>\n",
+        left.round(),
+        top.round(),
+        (right - left).round(),
+        (bottom - top).round(),
+        base64(&png_bytes)
+    );
+    // The first element after the <svg> tag is the white background.
+    let background_end = svg
+        .find("<svg")
+        .and_then(|s| svg[s..].find("<rect").map(|r| s + r))
+        .and_then(|r| svg[r..].find("/>").map(|e| r + e + 2))
+        .ok_or("the SVG has no background to put the image on")?;
+    let rest = &svg[background_end..];
+    let rest = rest.strip_prefix('\n').unwrap_or(rest);
+    Ok(format!("{}\n{image}{rest}", &svg[..background_end]))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod heatmap_tests {
+    use super::base64;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
 }

@@ -39,6 +39,7 @@ mod backend;
 mod chart;
 mod contour_path;
 mod geometry;
+mod heatmap;
 mod line;
 mod ticks;
 
@@ -47,6 +48,7 @@ use std::path::Path;
 
 pub use backend::{PNG_SIZE, SVG_SIZE};
 pub use contour_path::{isolines, ContourSpec, Grid};
+pub use heatmap::{heatmap, Category, CategoryColor, Heatmap, HeatmapAxis, HeatmapValues};
 pub use ticks::auto_levels;
 
 /// Output format chosen from the file extension (.svg or .png,
