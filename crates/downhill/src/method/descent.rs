@@ -11,7 +11,10 @@
 //! `d = −∇f` and says so in the trace, instead of failing an assertion.
 
 use super::{State, StepFailure, StepInfo};
-use crate::line_search::{Armijo, Exact, Golden, LineSearch, MoreThuente, Ray};
+use crate::line_search::{
+    Armijo, Exact, Golden, LineSearch, LineSearchError, LineSearchResult, MoreThuente, Ray,
+    RayBuffers,
+};
 use crate::objective::Problem;
 
 /// Which line search a direction method uses.
@@ -42,13 +45,25 @@ impl LineSearchKind {
         }
     }
 
-    fn build(self) -> Option<Box<dyn LineSearch>> {
+    /// Runs the search with its default parameters (no allocation: the
+    /// searches are small parameter structs built on the stack).
+    fn search(
+        self,
+        ray: &mut Ray<'_, '_>,
+        phi0: f64,
+        slope: f64,
+        t_init: f64,
+    ) -> Result<LineSearchResult, LineSearchError> {
         match self {
-            LineSearchKind::None => None,
-            LineSearchKind::Exact => Some(Box::new(Exact::default())),
-            LineSearchKind::Golden => Some(Box::new(Golden::default())),
-            LineSearchKind::Armijo => Some(Box::new(Armijo::default())),
-            LineSearchKind::Wolfe => Some(Box::new(MoreThuente::default())),
+            LineSearchKind::None => Ok(LineSearchResult {
+                t: t_init,
+                phi: f64::NAN,
+                evaluations: 0,
+            }),
+            LineSearchKind::Exact => Exact::default().search(ray, phi0, slope, t_init),
+            LineSearchKind::Golden => Golden::default().search(ray, phi0, slope, t_init),
+            LineSearchKind::Armijo => Armijo::default().search(ray, phi0, slope, t_init),
+            LineSearchKind::Wolfe => MoreThuente::default().search(ray, phi0, slope, t_init),
         }
     }
 }
@@ -67,10 +82,34 @@ pub(crate) fn advance(
     note: Option<&'static str>,
     x_next: &mut [f64],
 ) -> Result<StepInfo, StepFailure> {
-    let Some(mut line_search) = search.build() else {
+    advance_with(
+        problem,
+        state,
+        direction,
+        eta,
+        search,
+        note,
+        x_next,
+        &mut RayBuffers::default(),
+    )
+}
+
+/// [`advance`] reusing a method's line-search buffers: no allocation per step.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn advance_with(
+    problem: &Problem<'_>,
+    state: &State,
+    direction: &mut [f64],
+    eta: f64,
+    search: LineSearchKind,
+    note: Option<&'static str>,
+    x_next: &mut [f64],
+    buffers: &mut RayBuffers,
+) -> Result<StepInfo, StepFailure> {
+    if search == LineSearchKind::None {
         move_along(&state.x, direction, eta, x_next);
         return Ok(StepInfo { note });
-    };
+    }
     let mut note = note;
     let mut slope = dot(&state.grad, direction);
     if slope.is_nan() || slope >= 0.0 {
@@ -84,8 +123,10 @@ pub(crate) fn advance(
         }
     }
     loop {
-        let mut ray = Ray::new(problem, &state.x, direction);
-        match line_search.search(&mut ray, state.f, slope, eta) {
+        let mut ray = Ray::reusing(problem, &state.x, direction, std::mem::take(buffers));
+        let outcome = search.search(&mut ray, state.f, slope, eta);
+        *buffers = ray.into_buffers();
+        match outcome {
             Ok(found) => {
                 move_along(&state.x, direction, found.t, x_next);
                 return Ok(StepInfo { note });

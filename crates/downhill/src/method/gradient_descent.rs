@@ -6,8 +6,9 @@
 //! `ε = −η ∇f(x)`: for small enough `η > 0` the value decreases. On
 //! `f(x) = x²` from `x0 = 10`, `η = 0.2` gives `x10 = 10·0.6¹⁰ = 0.060466`.
 
-use super::descent::{advance, LineSearchKind};
+use super::descent::{advance_with, LineSearchKind};
 use super::{Method, State, StepFailure, StepInfo};
+use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
 /// Gradient descent with a fixed learning rate `eta`.
@@ -24,6 +25,8 @@ pub struct GradientDescent {
     pub eta: f64,
     /// Line search along `−∇f` (none: the book's fixed step).
     pub line_search: LineSearchKind,
+    direction: Vec<f64>,
+    buffers: RayBuffers,
 }
 
 impl GradientDescent {
@@ -32,6 +35,8 @@ impl GradientDescent {
         GradientDescent {
             eta,
             line_search: LineSearchKind::None,
+            direction: Vec::new(),
+            buffers: RayBuffers::default(),
         }
     }
 
@@ -62,15 +67,17 @@ impl Method for GradientDescent {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
         if self.line_search != LineSearchKind::None {
-            let mut direction: Vec<f64> = state.grad.iter().map(|g| -g).collect();
-            return advance(
+            self.direction.clear();
+            self.direction.extend(state.grad.iter().map(|g| -g));
+            return advance_with(
                 problem,
                 state,
-                &mut direction,
+                &mut self.direction,
                 self.eta,
                 self.line_search,
                 None,
                 x_next,
+                &mut self.buffers,
             );
         }
         for ((next, x), g) in x_next.iter_mut().zip(&state.x).zip(&state.grad) {

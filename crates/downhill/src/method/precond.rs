@@ -27,8 +27,9 @@
 //! A non-finite diagonal entry is [`StepFailure::NonFiniteHessian`] in both
 //! variants. Off-diagonal entries are ignored.
 
-use super::descent::{advance, LineSearchKind};
+use super::descent::{advance_with, LineSearchKind};
 use super::{Method, State, StepFailure, StepInfo};
+use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
 /// Diagonal preconditioning `x ← x − η diag(H)⁻¹ ∇f(x)`, signed or with
@@ -54,6 +55,8 @@ pub struct Precond {
     pub floor: f64,
     /// Line search along `d = −diag(H)⁻¹∇f` (none: the fixed step `η`).
     pub line_search: LineSearchKind,
+    direction: Vec<f64>,
+    buffers: RayBuffers,
 }
 
 impl Precond {
@@ -65,6 +68,8 @@ impl Precond {
             absolute,
             floor: 1e-8,
             line_search: LineSearchKind::None,
+            direction: Vec::new(),
+            buffers: RayBuffers::default(),
         }
     }
 
@@ -144,15 +149,17 @@ impl Method for Precond {
             };
         }
         if searching {
-            let mut direction = x_next.to_vec();
-            return advance(
+            self.direction.clear();
+            self.direction.extend_from_slice(x_next);
+            return advance_with(
                 problem,
                 state,
-                &mut direction,
+                &mut self.direction,
                 self.eta,
                 self.line_search,
                 None,
                 x_next,
+                &mut self.buffers,
             );
         }
         Ok(StepInfo::default())

@@ -14,8 +14,9 @@
 
 use std::collections::VecDeque;
 
-use super::descent::{advance, dot, LineSearchKind};
+use super::descent::{advance_with, dot, LineSearchKind};
 use super::{Method, State, StepFailure, StepInfo};
+use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
 /// The trial step of the first iteration, before any curvature is known:
@@ -34,23 +35,26 @@ fn first_trial_step(grad: &[f64]) -> f64 {
 struct Previous {
     x: Vec<f64>,
     grad: Vec<f64>,
+    /// `s = x_k − x_{k−1}` of the last [`Previous::pair`].
+    s: Vec<f64>,
+    /// `y = ∇f(x_k) − ∇f(x_{k−1})` of the last [`Previous::pair`].
+    y: Vec<f64>,
 }
 
 impl Previous {
-    /// `(s, y)` for the step from the previous iterate to `state`, or `None`
-    /// at the start of a run.
-    fn pair(&self, state: &State) -> Option<(Vec<f64>, Vec<f64>)> {
+    /// Forms `(s, y)` for the step from the previous iterate to `state` in
+    /// `self.s`, `self.y` (reused buffers); false at the start of a run.
+    fn pair(&mut self, state: &State) -> bool {
         if state.iteration == 0 || self.x.len() != state.x.len() {
-            return None;
+            return false;
         }
-        let s: Vec<f64> = state.x.iter().zip(&self.x).map(|(a, b)| a - b).collect();
-        let y: Vec<f64> = state
-            .grad
-            .iter()
-            .zip(&self.grad)
-            .map(|(a, b)| a - b)
-            .collect();
-        Some((s, y))
+        self.s.clear();
+        self.s
+            .extend(state.x.iter().zip(&self.x).map(|(a, b)| a - b));
+        self.y.clear();
+        self.y
+            .extend(state.grad.iter().zip(&self.grad).map(|(a, b)| a - b));
+        true
     }
 
     fn remember(&mut self, state: &State) {
@@ -79,6 +83,9 @@ pub struct Bfgs {
     pub line_search: LineSearchKind,
     inverse: Vec<f64>,
     previous: Previous,
+    direction: Vec<f64>,
+    scratch: Vec<f64>,
+    buffers: RayBuffers,
 }
 
 impl Bfgs {
@@ -88,6 +95,9 @@ impl Bfgs {
             line_search: LineSearchKind::Wolfe,
             inverse: Vec::new(),
             previous: Previous::default(),
+            direction: Vec::new(),
+            scratch: Vec::new(),
+            buffers: RayBuffers::default(),
         }
     }
 
@@ -98,27 +108,26 @@ impl Bfgs {
     }
 
     fn reset(&mut self, n: usize, scale: f64) {
-        self.inverse = vec![0.0; n * n];
+        self.inverse.clear();
+        self.inverse.resize(n * n, 0.0);
         for i in 0..n {
             self.inverse[i * n + i] = scale;
         }
     }
+}
 
-    /// `B ← (I − ρ s yᵀ) B (I − ρ y sᵀ) + ρ s sᵀ`, expanded so it costs O(n²):
-    /// `B + ρ²(yᵀBy + 1/ρ) s sᵀ − ρ (B y sᵀ + s yᵀB)`.
-    fn update(&mut self, s: &[f64], y: &[f64]) {
-        let n = s.len();
-        let rho = 1.0 / dot(y, s);
-        let by: Vec<f64> = (0..n)
-            .map(|i| dot(&self.inverse[i * n..(i + 1) * n], y))
-            .collect();
-        let yby = dot(y, &by);
-        let coefficient = rho * rho * yby + rho;
-        for i in 0..n {
-            for j in 0..n {
-                self.inverse[i * n + j] +=
-                    coefficient * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
-            }
+/// `B ← (I − ρ s yᵀ) B (I − ρ y sᵀ) + ρ s sᵀ`, expanded so it costs O(n²):
+/// `B + ρ²(yᵀBy + 1/ρ) s sᵀ − ρ (B y sᵀ + s yᵀB)`; `by` is scratch.
+fn bfgs_update(inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
+    let n = s.len();
+    let rho = 1.0 / dot(y, s);
+    by.clear();
+    by.extend((0..n).map(|i| dot(&inverse[i * n..(i + 1) * n], y)));
+    let yby = dot(y, by);
+    let coefficient = rho * rho * yby + rho;
+    for i in 0..n {
+        for j in 0..n {
+            inverse[i * n + j] += coefficient * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
         }
     }
 }
@@ -142,32 +151,34 @@ impl Method for Bfgs {
     ) -> Result<StepInfo, StepFailure> {
         let n = state.x.len();
         let mut trial = 1.0;
-        match self.previous.pair(state) {
-            None => {
-                self.reset(n, 1.0);
-                trial = first_trial_step(&state.grad);
-            }
-            Some((s, y)) => {
-                if has_positive_curvature(&s, &y) {
-                    if state.iteration == 1 {
-                        // Nocedal & Wright eq. 6.20: the first B on the scale of H⁻¹.
-                        self.reset(n, dot(&y, &s) / dot(&y, &y));
-                    }
-                    self.update(&s, &y);
+        if !self.previous.pair(state) {
+            self.reset(n, 1.0);
+            trial = first_trial_step(&state.grad);
+        } else if has_positive_curvature(&self.previous.s, &self.previous.y) {
+            let (s, y) = (&self.previous.s, &self.previous.y);
+            if state.iteration == 1 {
+                // Nocedal & Wright eq. 6.20: the first B on the scale of H⁻¹.
+                let scale = dot(y, s) / dot(y, y);
+                self.inverse.clear();
+                self.inverse.resize(n * n, 0.0);
+                for i in 0..n {
+                    self.inverse[i * n + i] = scale;
                 }
             }
+            bfgs_update(&mut self.inverse, &mut self.scratch, s, y);
         }
-        let mut direction: Vec<f64> = (0..n)
-            .map(|i| -dot(&self.inverse[i * n..(i + 1) * n], &state.grad))
-            .collect();
-        let result = advance(
+        self.direction.clear();
+        self.direction
+            .extend((0..n).map(|i| -dot(&self.inverse[i * n..(i + 1) * n], &state.grad)));
+        let result = advance_with(
             problem,
             state,
-            &mut direction,
+            &mut self.direction,
             trial,
             self.line_search,
             None,
             x_next,
+            &mut self.buffers,
         );
         if matches!(result, Ok(StepInfo { note: Some(_) })) {
             // B gave no descent direction: start the approximation afresh.
@@ -194,6 +205,7 @@ pub struct Lbfgs {
     pub line_search: LineSearchKind,
     pairs: VecDeque<(Vec<f64>, Vec<f64>, f64)>,
     previous: Previous,
+    buffers: RayBuffers,
 }
 
 impl Lbfgs {
@@ -204,6 +216,7 @@ impl Lbfgs {
             line_search: LineSearchKind::Wolfe,
             pairs: VecDeque::new(),
             previous: Previous::default(),
+            buffers: RayBuffers::default(),
         }
     }
 
@@ -254,23 +267,27 @@ impl Method for Lbfgs {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
         let mut trial = 1.0;
-        match self.previous.pair(state) {
-            None => {
-                self.pairs.clear();
-                trial = first_trial_step(&state.grad);
-            }
-            Some((s, y)) => {
-                if has_positive_curvature(&s, &y) {
-                    let rho = 1.0 / dot(&y, &s);
-                    if self.pairs.len() == self.memory {
-                        self.pairs.pop_front();
-                    }
-                    self.pairs.push_back((s, y, rho));
-                }
-            }
+        if !self.previous.pair(state) {
+            self.pairs.clear();
+            trial = first_trial_step(&state.grad);
+        } else if has_positive_curvature(&self.previous.s, &self.previous.y) {
+            let (s, y) = (&self.previous.s, &self.previous.y);
+            let rho = 1.0 / dot(y, s);
+            // Recycle the oldest pair's buffers once the memory is full.
+            let (mut s_kept, mut y_kept) = if self.pairs.len() == self.memory {
+                self.pairs
+                    .pop_front()
+                    .map(|(a, b, _)| (a, b))
+                    .unwrap_or_default()
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            s_kept.clone_from(s);
+            y_kept.clone_from(y);
+            self.pairs.push_back((s_kept, y_kept, rho));
         }
         let mut direction = self.direction(&state.grad);
-        let result = advance(
+        let result = advance_with(
             problem,
             state,
             &mut direction,
@@ -278,6 +295,7 @@ impl Method for Lbfgs {
             self.line_search,
             None,
             x_next,
+            &mut self.buffers,
         );
         if matches!(result, Ok(StepInfo { note: Some(_) })) {
             self.pairs.clear();
