@@ -146,7 +146,12 @@ impl<'a, 'o> Ray<'a, 'o> {
 
     /// [`Ray::new`] with buffers from an earlier ray (no allocation when they
     /// already have the right size).
-    pub fn reusing(problem: &'a Problem<'o>, x: &'a [f64], d: &'a [f64], buffers: RayBuffers) -> Self {
+    pub fn reusing(
+        problem: &'a Problem<'o>,
+        x: &'a [f64],
+        d: &'a [f64],
+        buffers: RayBuffers,
+    ) -> Self {
         let n = problem.dim();
         assert_eq!(x.len(), n, "Ray::new: x has the wrong dimension");
         assert_eq!(d.len(), n, "Ray::new: d has the wrong dimension");
