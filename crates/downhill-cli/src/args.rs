@@ -42,7 +42,6 @@ pub struct TourArgs {
 pub struct MinimizeArgs {
     /// The objective, e.g. "x1^2 + 2*x2^2" (variables x, y, z or x1..xn;
     /// + - * / ^, exp log sqrt sin cos tan ... pow min max, pi, e).
-    /// Or a large objective: --separable, --quadratic, --least-squares.
     #[arg(
         long,
         short = 'f',

@@ -66,11 +66,15 @@ fn build(args: &MinimizeArgs) -> Result<Large, UserError> {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let parsed = FormulaTerm::parse(term, &refs).map_err(|e| {
             let UserError(text) = formula_error(e);
-            let mut text = text
-                .replacen("--formula", "--separable", 1)
-                .replacen("--vars or --separable", "--separable or --coef", 1);
+            let mut text = text.replacen("--formula", "--separable", 1).replacen(
+                "--vars or --separable",
+                "--separable or --coef",
+                1,
+            );
             if text.contains("unknown variable") {
-                text.push_str("\n  (the term's variable is x; give each coefficient with --coef NAME=SOURCE)");
+                text.push_str(
+                    "\n  (the term's variable is x; give each coefficient with --coef NAME=SOURCE)",
+                );
             }
             UserError(text)
         })?;
@@ -194,7 +198,8 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
             }
             let mut observer = |state: &State| {
                 if print_epochs && state.iteration > 0 {
-                    let record = LargeRecord::from_point(state.iteration, state.f, 0.0, 0.0, &state.x);
+                    let record =
+                        LargeRecord::from_point(state.iteration, state.f, 0.0, 0.0, &state.x);
                     print(&record, &state.x);
                 }
             };

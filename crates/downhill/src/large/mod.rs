@@ -179,7 +179,10 @@ pub fn summary(run: &LargeRun, options: &crate::driver::Options) -> String {
         .collect();
     if dim > 10 {
         let norm = run.x.iter().map(|v| v * v).sum::<f64>().sqrt();
-        point.push(format!("... ({dim} variables), |x| = {}", format_value(norm)));
+        point.push(format!(
+            "... ({dim} variables), |x| = {}",
+            format_value(norm)
+        ));
     }
     out.push_str(&format!("{label:<13}{}\n", point.join(", ")));
     out.push_str(&format!("f(x)         {}\n", format_value(run.f)));

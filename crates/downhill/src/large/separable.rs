@@ -303,7 +303,11 @@ pub(crate) type Acc = [f64; LANES];
 #[inline(always)]
 pub(crate) fn add(acc: &mut Acc, v: &Lanes, valid: usize) {
     for l in 0..LANES {
-        acc[l] += if valid == LANES || l < valid { v[l] } else { 0.0 };
+        acc[l] += if valid == LANES || l < valid {
+            v[l]
+        } else {
+            0.0
+        };
     }
 }
 

@@ -227,19 +227,20 @@ impl NewtonSolver {
     /// LU path solves with the transpose, so it is exact for any `H`.
     fn load(&mut self, hess: &[f64]) -> bool {
         let mut bad = [0.0_f64; 4];
-        let mut chunks = self.matrix.chunks_exact_mut(4).zip(hess.chunks_exact(4));
-        for (to, from) in &mut chunks {
-            for k in 0..4 {
-                to[k] = from[k];
-                bad[k] += from[k] - from[k];
+        let to = self.matrix.chunks_exact_mut(4);
+        let from = hess.chunks_exact(4);
+        let (tail_to, tail_from) = (to.into_remainder(), from.remainder());
+        tail_to.copy_from_slice(tail_from);
+        for v in tail_from {
+            bad[0] += v * 0.0;
+        }
+        for (to, from) in self.matrix.chunks_exact_mut(4).zip(hess.chunks_exact(4)) {
+            to.copy_from_slice(from);
+            for (b, v) in bad.iter_mut().zip(from) {
+                *b += v * 0.0;
             }
         }
-        let tail = hess.len() / 4 * 4;
-        for k in tail..hess.len() {
-            self.matrix[k] = hess[k];
-            bad[0] += hess[k] - hess[k];
-        }
-        // x - x is 0 for finite x and NaN otherwise; NaN survives the sums.
+        // x·0 is 0 for finite x and NaN otherwise; NaN survives the sums.
         !(bad[0] + bad[1] + bad[2] + bad[3]).is_nan()
     }
 
@@ -404,16 +405,33 @@ impl NewtonSolver {
     }
 }
 
+/// The largest dimension whose buffers [`newton_direction`] keeps per thread
+/// (8 MB of matrix); beyond it each call allocates its own.
+const CACHED_MAX_DIM: usize = 1000;
+
 /// The Newton direction `d = −H̃⁻¹ g` for the repaired Hessian `H̃`, and the
-/// note saying whether a repair changed anything. Allocates its buffers on
-/// every call; a method that steps repeatedly keeps a [`NewtonSolver`].
+/// note saying whether a repair changed anything. For methods without a
+/// solver of their own (the robust default): the factorization buffers are
+/// kept per thread up to [`CACHED_MAX_DIM`] variables; a method that steps
+/// repeatedly should keep a [`NewtonSolver`].
 pub(crate) fn newton_direction(
     hess: &[f64],
     grad: &[f64],
     repair: HessianRepair,
 ) -> Result<(Vec<f64>, Option<&'static str>), StepFailure> {
+    thread_local! {
+        static SOLVER: std::cell::RefCell<NewtonSolver> =
+            std::cell::RefCell::new(NewtonSolver::new());
+    }
     let mut direction = vec![0.0; grad.len()];
-    let note = NewtonSolver::new().direction(hess, grad, repair, &mut direction)?;
+    let note = if grad.len() <= CACHED_MAX_DIM {
+        SOLVER.with(|solver| match solver.try_borrow_mut() {
+            Ok(mut solver) => solver.direction(hess, grad, repair, &mut direction),
+            Err(_) => NewtonSolver::new().direction(hess, grad, repair, &mut direction),
+        })?
+    } else {
+        NewtonSolver::new().direction(hess, grad, repair, &mut direction)?
+    };
     Ok((direction, note))
 }
 
