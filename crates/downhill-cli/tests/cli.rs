@@ -1,50 +1,14 @@
 //! The built `downhill` binary, run as a user would: every printed line of
 //! the chapter's sections 1 to 3, the minimize examples, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-fn downhill(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_downhill"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh empty folder under the system temp dir.
-fn scratch(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "downhill-cli-{}-{}-{name}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{assert_bad_input, downhill, scratch, stderr, stdout};
+use std::path::Path;
+use std::process::Output;
 
 fn lines(o: &Output) -> Vec<String> {
     stdout(o).lines().map(str::to_string).collect()
-}
-
-fn assert_bad_input(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(o));
-    let err = stderr(o);
-    assert!(
-        err.contains(needle),
-        "expected {needle:?} in stderr:\n{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

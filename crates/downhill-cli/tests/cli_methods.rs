@@ -1,14 +1,10 @@
 //! `downhill minimize` with every method: the reference runs of the
 //! optimization chapters, the robust default, transforms and bad input.
 
-use std::process::{Command, Output};
+mod common;
 
-fn downhill(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_downhill"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::{assert_bad_input, downhill};
+use std::process::Output;
 
 fn last_epoch(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout)
@@ -21,13 +17,6 @@ fn last_epoch(o: &Output) -> String {
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).expect("one JSON object")
-}
-
-fn assert_bad_input(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
-    assert!(!err.contains("panicked"));
 }
 
 const BOOK: [&str; 6] = [

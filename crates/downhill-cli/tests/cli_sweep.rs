@@ -1,9 +1,10 @@
 //! `downhill sweep`, run as a user would: the summary, CSV, JSON, maps and
 //! bad input (exit 2).
 
-use std::path::PathBuf;
+mod common;
+
+use common::{scratch, stderr, stdout};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BOOK: &str = "x*cos(0.15*pi*x)";
 
@@ -13,27 +14,6 @@ fn downhill(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh empty folder under the system temp dir.
-fn scratch(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "downhill-cli-sweep-{}-{}-{name}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn ok(o: &Output) {
