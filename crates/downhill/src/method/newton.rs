@@ -374,6 +374,17 @@ impl NewtonSolver {
         let n = grad.len();
         assert_eq!(hess.len(), n * n, "the Hessian must be n × n");
         assert_eq!(direction.len(), n, "the direction must have n components");
+        if n <= SMALL_MAX_DIM
+            && repair != HessianRepair::Abs
+            && hess.iter().all(|h| h.is_finite())
+            && small_cholesky_solve(hess, grad, direction)
+        {
+            // Positive definite: no repair needed whatever `repair` says.
+            direction.iter_mut().for_each(|d| *d = -*d);
+            if direction.iter().all(|d| d.is_finite()) {
+                return Ok(None);
+            }
+        }
         self.prepare(n, repair);
         if !self.load(hess) {
             return Err(StepFailure::NonFiniteHessian);
@@ -403,6 +414,54 @@ impl NewtonSolver {
             Err(StepFailure::SingularHessian)
         }
     }
+}
+
+/// Up to this size a positive-definite Hessian is factored on the stack:
+/// below it, setting up a faer factorization costs more than the arithmetic.
+const SMALL_MAX_DIM: usize = 4;
+
+/// Solves `H p = g` by a Cholesky factorization `H = L Lᵀ` of the lower
+/// triangle, in stack arrays, for `n ≤ SMALL_MAX_DIM`; writes `p` into `out`.
+/// False (and `out` unspecified) when `H` is not positive definite.
+fn small_cholesky_solve(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
+    const M: usize = SMALL_MAX_DIM;
+    let n = grad.len();
+    let mut l = [0.0_f64; M * M];
+    for j in 0..n {
+        let mut d = hess[j * n + j];
+        for k in 0..j {
+            d -= l[j * M + k] * l[j * M + k];
+        }
+        if d.is_nan() || d <= 0.0 {
+            return false;
+        }
+        let pivot = d.sqrt();
+        l[j * M + j] = pivot;
+        for i in j + 1..n {
+            let mut v = hess[i * n + j];
+            for k in 0..j {
+                v -= l[i * M + k] * l[j * M + k];
+            }
+            l[i * M + j] = v / pivot;
+        }
+    }
+    // L y = g, then Lᵀ p = y.
+    let mut y = [0.0_f64; M];
+    for i in 0..n {
+        let mut v = grad[i];
+        for k in 0..i {
+            v -= l[i * M + k] * y[k];
+        }
+        y[i] = v / l[i * M + i];
+    }
+    for i in (0..n).rev() {
+        let mut v = y[i];
+        for k in i + 1..n {
+            v -= l[k * M + i] * out[k];
+        }
+        out[i] = v / l[i * M + i];
+    }
+    true
 }
 
 /// The largest dimension whose buffers [`newton_direction`] keeps per thread
@@ -485,5 +544,34 @@ impl Method for Newton {
             note,
             x_next,
         )
+    }
+}
+
+#[cfg(test)]
+mod small_solve_tests {
+    use super::small_cholesky_solve;
+
+    #[test]
+    fn solves_positive_definite_systems_and_refuses_others() {
+        // H = A Aᵀ + I is positive definite; check H p = g.
+        let a = [1.0, 2.0, 0.5, -1.0, 0.3, 2.0, 0.7, -0.2, 1.5];
+        let n = 3;
+        let mut h = [0.0; 9];
+        for i in 0..n {
+            for j in 0..n {
+                h[i * n + j] = (0..n).map(|k| a[i * n + k] * a[j * n + k]).sum::<f64>()
+                    + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        let g = [1.0, -2.0, 0.25];
+        let mut p = [0.0; 3];
+        assert!(small_cholesky_solve(&h, &g, &mut p));
+        for i in 0..n {
+            let hp: f64 = (0..n).map(|j| h[i * n + j] * p[j]).sum();
+            assert!((hp - g[i]).abs() < 1e-12, "{hp} vs {}", g[i]);
+        }
+        // Indefinite and singular matrices are refused.
+        assert!(!small_cholesky_solve(&[2.0, 0.0, 0.0, -1.0], &[1.0, 1.0], &mut [0.0; 2]));
+        assert!(!small_cholesky_solve(&[1.0, 1.0, 1.0, 1.0], &[1.0, 1.0], &mut [0.0; 2]));
     }
 }
