@@ -571,7 +571,15 @@ mod small_solve_tests {
             assert!((hp - g[i]).abs() < 1e-12, "{hp} vs {}", g[i]);
         }
         // Indefinite and singular matrices are refused.
-        assert!(!small_cholesky_solve(&[2.0, 0.0, 0.0, -1.0], &[1.0, 1.0], &mut [0.0; 2]));
-        assert!(!small_cholesky_solve(&[1.0, 1.0, 1.0, 1.0], &[1.0, 1.0], &mut [0.0; 2]));
+        assert!(!small_cholesky_solve(
+            &[2.0, 0.0, 0.0, -1.0],
+            &[1.0, 1.0],
+            &mut [0.0; 2]
+        ));
+        assert!(!small_cholesky_solve(
+            &[1.0, 1.0, 1.0, 1.0],
+            &[1.0, 1.0],
+            &mut [0.0; 2]
+        ));
     }
 }
