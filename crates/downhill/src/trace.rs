@@ -111,6 +111,23 @@ impl Trace {
         }
     }
 
+    /// Makes room for `records` more records without reallocating (within
+    /// the policy's budget).
+    pub fn reserve(&mut self, records: usize) {
+        let records = match self.policy {
+            TracePolicy::Budget(bytes) => records.min(bytes / self.record_bytes().max(1) + 1),
+            TracePolicy::Ends => records.min(2),
+            _ => records,
+        };
+        let d = if self.keep_x { self.dim() } else { 0 };
+        self.iterations.reserve(records);
+        self.xs.reserve(records * d);
+        self.fs.reserve(records);
+        self.grad_norms.reserve(records);
+        self.step_norms.reserve(records);
+        self.notes.reserve(records);
+    }
+
     /// Variable names, in order.
     pub fn variables(&self) -> &[String] {
         &self.variables

@@ -159,7 +159,10 @@ pub fn run_observed(
     }
 
     let bound = options.divergence_bound(x0);
-    let mut trace = Trace::new(objective.variables(), options.trace);
+    let variables = objective.variables();
+    let mut trace = Trace::new(variables.clone(), options.trace);
+    // Short runs (the common case) then never grow the trace's vectors.
+    trace.reserve(options.max_iterations.saturating_add(1).min(256));
     let mut grad_norm = norm(&state.grad);
     trace.push(Record {
         iteration: 0,
@@ -242,7 +245,7 @@ pub fn run_observed(
     Ok(RunResult {
         method: method.describe(),
         status,
-        variables: objective.variables(),
+        variables,
         x0: x0.to_vec(),
         x: state.x,
         f: state.f,
