@@ -1,6 +1,6 @@
 //! `downhill minimize`: one run of one method on a formula.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use downhill::driver::{run_observed, Options};
@@ -12,6 +12,12 @@ use downhill::report::{epoch_line, summary, Diagnostics};
 use downhill::trace::TracePolicy;
 
 use crate::args::MinimizeArgs;
+
+/// Runs with at least this iteration limit get a progress bar (on a terminal,
+/// when the epoch lines are not printed).
+const LONG_RUN: usize = 100_000;
+/// The bar is updated every this many iterations (cheap for 10^7-step runs).
+const PROGRESS_EVERY: usize = 4096;
 use crate::UserError;
 
 #[path = "minimize_large.rs"]
@@ -108,13 +114,34 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
     let print_epochs = !args.quiet && !args.json;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    // A progress bar for long runs whose epoch lines are not printed, on a
+    // terminal only (never in pipes or tests).
+    let bar =
+        (!print_epochs && options.max_iterations >= LONG_RUN && std::io::stderr().is_terminal())
+            .then(|| {
+                let bar = indicatif::ProgressBar::new(options.max_iterations as u64);
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} iterations ({eta} left)",
+                ) {
+                    bar.set_style(style);
+                }
+                bar
+            });
     let mut observer = |state: &State| {
         if print_epochs && state.iteration > 0 {
             // A closed pipe (e.g. `| head`) is not an error worth reporting.
             let _ = writeln!(out, "{}", epoch_line(&variables, state.iteration, &state.x));
         }
+        if let Some(bar) = &bar {
+            if state.iteration.is_multiple_of(PROGRESS_EVERY) {
+                bar.set_position(state.iteration as u64);
+            }
+        }
     };
     let result = run_observed(objective, method.as_mut(), x0, &options, &mut observer)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     let diagnostics = Diagnostics::compute(objective, &spec, &result, chosen_because);
 
     if args.json {

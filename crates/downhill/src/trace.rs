@@ -308,7 +308,7 @@ impl Trace {
             "records (without x: too large)"
         };
         Some(format!(
-            "trace keeps {} of {} {what}{}",
+            "keeps {} of {} {what}{}",
             self.len(),
             self.offered,
             match self.policy {
