@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use downhill::method::{
-    parse_hessian, parse_line_search, HessianRepair, LineSearchKind, MethodName,
+    parse_hessian, parse_line_search, HessianRepair, LineSearchKind, MethodName, MethodSpec,
 };
 
 /// Gradient descent and Newton's method, the textbook made real.
@@ -64,33 +64,8 @@ pub struct MinimizeArgs {
     /// (defaults: gd 0.1, newton 1, precond 1, momentum 0.1, adagrad 0.4, rmsprop 0.01, adam 0.01).
     #[arg(long, value_name = "ETA", allow_hyphen_values = true, value_parser = parse_positive)]
     pub eta: Option<f64>,
-    /// Hessian treatment for newton (exact, abs, shift) and precond (exact, abs = |diag H|).
-    #[arg(long, value_name = "REPAIR", value_parser = parse_hessian)]
-    pub hessian: Option<HessianRepair>,
-    /// Line search for gd, newton, precond, bfgs, lbfgs: none, exact, golden, armijo, wolfe.
-    #[arg(long, value_name = "SEARCH", value_parser = parse_line_search)]
-    pub line_search: Option<LineSearchKind>,
-    /// Momentum: v <- beta v + g (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub beta: Option<f64>,
-    /// RMSProp: s <- gamma s + (1 - gamma) g^2 (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub gamma: Option<f64>,
-    /// Adadelta's decay rho (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub rho: Option<f64>,
-    /// Adam's first-moment decay (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub beta1: Option<f64>,
-    /// Adam's second-moment decay (default 0.999).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub beta2: Option<f64>,
-    /// Epsilon of adagrad, rmsprop, adam (1e-6) and adadelta (1e-5).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub eps: Option<f64>,
-    /// L-BFGS memory: number of (s, y) pairs kept (default 10).
-    #[arg(long, value_name = "M")]
-    pub memory: Option<usize>,
+    #[command(flatten)]
+    pub params: MethodParams,
     /// Iteration limit, >= 1.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
@@ -206,33 +181,8 @@ pub struct SweepArgs {
     /// Learning rate(s) > 0: a value or a range, e.g. 0.01:3:1000 (default: the method's).
     #[arg(long, value_name = "ETA", allow_hyphen_values = true, value_parser = crate::sweep::parse_eta_axis)]
     pub eta: Option<downhill::sweep::Axis>,
-    /// Hessian treatment for newton (exact, abs, shift) and precond (exact, abs).
-    #[arg(long, value_name = "REPAIR", value_parser = parse_hessian)]
-    pub hessian: Option<HessianRepair>,
-    /// Line search for gd, newton, precond, bfgs, lbfgs: none, exact, golden, armijo, wolfe.
-    #[arg(long, value_name = "SEARCH", value_parser = parse_line_search)]
-    pub line_search: Option<LineSearchKind>,
-    /// Momentum's beta (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub beta: Option<f64>,
-    /// RMSProp's gamma (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub gamma: Option<f64>,
-    /// Adadelta's rho (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub rho: Option<f64>,
-    /// Adam's first-moment decay (default 0.9).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub beta1: Option<f64>,
-    /// Adam's second-moment decay (default 0.999).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub beta2: Option<f64>,
-    /// Epsilon of adagrad, rmsprop, adam (1e-6) and adadelta (1e-5).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
-    pub eps: Option<f64>,
-    /// L-BFGS memory (default 10).
-    #[arg(long, value_name = "M")]
-    pub memory: Option<usize>,
+    #[command(flatten)]
+    pub params: MethodParams,
     /// Iteration limit of every cell, >= 1.
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub steps: u64,
@@ -277,6 +227,58 @@ pub struct SweepArgs {
     /// auto (default: lanes for fixed-step gd and momentum, else driver), lanes, driver.
     #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = crate::sweep::parse_engine)]
     pub engine: downhill::sweep::Engine,
+}
+
+/// The method parameters of `minimize` and `sweep` (each applies to some
+/// methods only; `MethodSpec::build` says which).
+#[derive(Args, Debug)]
+pub struct MethodParams {
+    /// Hessian treatment for newton (exact, abs, shift) and precond (exact, abs = |diag H|).
+    #[arg(long, value_name = "REPAIR", value_parser = parse_hessian)]
+    pub hessian: Option<HessianRepair>,
+    /// Line search for gd, newton, precond, bfgs, lbfgs: none, exact, golden, armijo, wolfe.
+    #[arg(long, value_name = "SEARCH", value_parser = parse_line_search)]
+    pub line_search: Option<LineSearchKind>,
+    /// Momentum: v <- beta v + g (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta: Option<f64>,
+    /// RMSProp: s <- gamma s + (1 - gamma) g^2 (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub gamma: Option<f64>,
+    /// Adadelta's decay rho (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub rho: Option<f64>,
+    /// Adam's first-moment decay (default 0.9).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta1: Option<f64>,
+    /// Adam's second-moment decay (default 0.999).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub beta2: Option<f64>,
+    /// Epsilon of adagrad, rmsprop, adam (1e-6) and adadelta (1e-5).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
+    pub eps: Option<f64>,
+    /// L-BFGS memory: number of (s, y) pairs kept (default 10).
+    #[arg(long, value_name = "M")]
+    pub memory: Option<usize>,
+}
+
+impl MethodParams {
+    /// The method `name` with these parameters and step size `eta`.
+    pub fn spec(&self, name: MethodName, eta: Option<f64>) -> MethodSpec {
+        MethodSpec {
+            name,
+            eta,
+            hessian: self.hessian,
+            line_search: self.line_search,
+            beta: self.beta,
+            gamma: self.gamma,
+            rho: self.rho,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            memory: self.memory,
+        }
+    }
 }
 
 /// A start point as parsed from `--x0`.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use downhill::driver::{run_observed, Options};
 use downhill::formula::Formula;
-use downhill::method::{MethodName, MethodSpec, State};
+use downhill::method::{MethodName, State};
 use downhill::objective::{Objective, Transformed};
 use downhill::plot::{self, ContourSpec, ImageFormat};
 use downhill::report::{epoch_line, summary, Diagnostics};
@@ -79,19 +79,7 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
     };
 
     let name = args.method.unwrap_or(MethodName::Auto);
-    let spec = MethodSpec {
-        name,
-        eta: args.eta,
-        hessian: args.hessian,
-        line_search: args.line_search,
-        beta: args.beta,
-        gamma: args.gamma,
-        rho: args.rho,
-        beta1: args.beta1,
-        beta2: args.beta2,
-        eps: args.eps,
-        memory: args.memory,
-    };
+    let spec = args.params.spec(name, args.eta);
     let (mut method, chosen_because) = spec.build(formula.dim())?;
     let defaults = if name == MethodName::Auto {
         Options::robust()

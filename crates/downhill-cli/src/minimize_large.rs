@@ -146,19 +146,7 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
     let x0 = start(&args.x0.0, dim)?;
 
     let name = args.method.unwrap_or(MethodName::Auto);
-    let spec = MethodSpec {
-        name,
-        eta: args.eta,
-        hessian: args.hessian,
-        line_search: args.line_search,
-        beta: args.beta,
-        gamma: args.gamma,
-        rho: args.rho,
-        beta1: args.beta1,
-        beta2: args.beta2,
-        eps: args.eps,
-        memory: args.memory,
-    };
+    let spec = args.params.spec(name, args.eta);
     // Checks every flag against the method, as for formulas.
     let (mut method, _) = spec.build(dim)?;
     let defaults = if name == MethodName::Auto {

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use downhill::formula::Formula;
-use downhill::method::{MethodName, MethodSpec};
+use downhill::method::MethodName;
 use downhill::plot::ImageFormat;
 use downhill::sweep::{self, Axis, Engine, Grid, MapColor, SweepSpec};
 
@@ -105,19 +105,9 @@ pub fn run(args: SweepArgs) -> Result<(), UserError> {
 
     let spec = SweepSpec {
         formula,
-        method: MethodSpec {
-            name: args.method.unwrap_or(MethodName::Gd),
-            eta: None,
-            hessian: args.hessian,
-            line_search: args.line_search,
-            beta: args.beta,
-            gamma: args.gamma,
-            rho: args.rho,
-            beta1: args.beta1,
-            beta2: args.beta2,
-            eps: args.eps,
-            memory: args.memory,
-        },
+        method: args
+            .params
+            .spec(args.method.unwrap_or(MethodName::Gd), None),
         steps: usize::try_from(args.steps).unwrap_or(usize::MAX),
         tol: args.tol,
         bound: args.bound,
