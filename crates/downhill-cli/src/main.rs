@@ -5,6 +5,7 @@
 //! `--json`); 2 for bad input (arguments, formulas, paths) or I/O errors.
 
 mod args;
+mod input;
 mod minimize;
 mod problems;
 mod sweep;

@@ -18,6 +18,7 @@ use crate::args::MinimizeArgs;
 const LONG_RUN: usize = 100_000;
 /// The bar is updated every this many iterations (cheap for 10^7-step runs).
 const PROGRESS_EVERY: usize = 4096;
+use crate::input::{check_parent, formula_error, plural};
 use crate::UserError;
 
 #[path = "minimize_large.rs"]
@@ -205,46 +206,4 @@ fn write_trace(trace: &downhill::trace::Trace, path: &Path) -> Result<(), UserEr
         }
     }
     writer.flush().map_err(|e| fail(&e))
-}
-
-/// Fails early, before a long run, when the output's folder does not exist.
-fn check_parent(path: &Path, flag: &str) -> Result<(), UserError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => return Ok(()),
-    };
-    if parent.is_dir() {
-        Ok(())
-    } else {
-        Err(UserError(format!(
-            "{flag} '{}': the folder '{}' does not exist",
-            path.display(),
-            parent.display()
-        )))
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// One line saying what and where, then the formula with carets under the
-/// offending characters. Errors without a position (bad `--vars`) have no carets.
-fn formula_error(e: downhill::formula::FormulaError) -> UserError {
-    if e.span.is_empty() {
-        return UserError(format!("invalid --vars or --formula: {}", e.message));
-    }
-    let width = e.span.len().max(1);
-    UserError(format!(
-        "invalid --formula at column {}: {}\n  {}\n  {}{}",
-        e.span.start + 1,
-        e.message,
-        e.source,
-        " ".repeat(e.span.start),
-        "^".repeat(width)
-    ))
 }

@@ -2,7 +2,6 @@
 //! and learning rates; a summary of outcomes and minima, CSV, JSON, a map.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
 use downhill::formula::Formula;
 use downhill::method::MethodName;
@@ -10,6 +9,7 @@ use downhill::plot::ImageFormat;
 use downhill::sweep::{self, Axis, Engine, Grid, MapColor, SweepSpec};
 
 use crate::args::SweepArgs;
+use crate::input::{check_parent, formula_error, plural};
 use crate::UserError;
 
 /// Grids larger than this need `--force`.
@@ -184,46 +184,6 @@ pub fn run(args: SweepArgs) -> Result<(), UserError> {
         }
     }
     Ok(())
-}
-
-/// Fails early, before a long run, when the output's folder does not exist.
-fn check_parent(path: &Path, flag: &str) -> Result<(), UserError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => return Ok(()),
-    };
-    if parent.is_dir() {
-        Ok(())
-    } else {
-        Err(UserError(format!(
-            "{flag} '{}': the folder '{}' does not exist",
-            path.display(),
-            parent.display()
-        )))
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// The formula with carets under the offending characters (as `minimize`).
-fn formula_error(e: downhill::formula::FormulaError) -> UserError {
-    if e.span.is_empty() {
-        return UserError(format!("invalid --vars or --formula: {}", e.message));
-    }
-    UserError(format!(
-        "invalid --formula at column {}: {}\n  {}\n  {}{}",
-        e.span.start + 1,
-        e.message,
-        e.source,
-        " ".repeat(e.span.start),
-        "^".repeat(e.span.len().max(1))
-    ))
 }
 
 #[cfg(test)]
