@@ -65,9 +65,30 @@ pub fn summary(result: &RunResult, options: &Options) -> String {
         "final x"
     };
     out.push_str(&format!("{label:<13}{}\n", point(&result.x)));
-    out.push_str(&format!("f(x)         {}\n", format_value(result.f)));
+    out.push_str(&measures(
+        result.f,
+        result.grad_norm,
+        result.iterations,
+        result.evaluations,
+        options,
+    ));
+    if let Some(note) = result.trace.thinning_note() {
+        out.push_str(&format!("trace        {note}\n"));
+    }
+    out
+}
+
+/// The summary lines after the point: `f(x)`, `|grad f(x)|` against the
+/// tolerance, iterations against the limit, evaluation counts.
+pub fn measures(
+    f: f64,
+    grad_norm: f64,
+    iterations: usize,
+    evaluations: crate::objective::Evaluations,
+    options: &Options,
+) -> String {
     let tolerance = if options.grad_tol > 0.0 {
-        let holds = result.grad_norm <= options.grad_tol;
+        let holds = grad_norm <= options.grad_tol;
         format!(
             "   {} tol {:.1e}",
             if holds { "<=" } else { "> " },
@@ -76,23 +97,16 @@ pub fn summary(result: &RunResult, options: &Options) -> String {
     } else {
         "   (tolerance test off)".to_string()
     };
-    out.push_str(&format!(
-        "|grad f(x)|  {}{tolerance}\n",
-        format_value(result.grad_norm)
-    ));
-    out.push_str(&format!(
-        "iterations   {} of at most {}\n",
-        result.iterations, options.max_iterations
-    ));
-    let e = result.evaluations;
-    out.push_str(&format!(
-        "evaluations  f: {}, gradient: {}, Hessian: {}\n",
-        e.f, e.grad, e.hess
-    ));
-    if let Some(note) = result.trace.thinning_note() {
-        out.push_str(&format!("trace        {note}\n"));
-    }
-    out
+    format!(
+        "f(x)         {}\n|grad f(x)|  {}{tolerance}\niterations   {} of at most {}\nevaluations  f: {}, gradient: {}, Hessian: {}\n",
+        format_value(f),
+        format_value(grad_norm),
+        iterations,
+        options.max_iterations,
+        evaluations.f,
+        evaluations.grad,
+        evaluations.hess
+    )
 }
 
 #[cfg(test)]

@@ -185,29 +185,12 @@ pub fn summary(run: &LargeRun, options: &crate::driver::Options) -> String {
         ));
     }
     out.push_str(&format!("{label:<13}{}\n", point.join(", ")));
-    out.push_str(&format!("f(x)         {}\n", format_value(run.f)));
-    let tolerance = if options.grad_tol > 0.0 {
-        let holds = run.grad_norm <= options.grad_tol;
-        format!(
-            "   {} tol {:.1e}",
-            if holds { "<=" } else { "> " },
-            options.grad_tol
-        )
-    } else {
-        "   (tolerance test off)".to_string()
-    };
-    out.push_str(&format!(
-        "|grad f(x)|  {}{tolerance}\n",
-        format_value(run.grad_norm)
-    ));
-    out.push_str(&format!(
-        "iterations   {} of at most {}\n",
-        run.iterations, options.max_iterations
-    ));
-    let e = run.evaluations;
-    out.push_str(&format!(
-        "evaluations  f: {}, gradient: {}, Hessian: {}\n",
-        e.f, e.grad, e.hess
+    out.push_str(&crate::report::measures(
+        run.f,
+        run.grad_norm,
+        run.iterations,
+        run.evaluations,
+        options,
     ));
     out
 }
