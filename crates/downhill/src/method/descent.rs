@@ -162,6 +162,7 @@ fn is_steepest(grad: &[f64], direction: &[f64]) -> bool {
 }
 
 /// `a · b`.
+#[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| p * q).sum()
 }

@@ -26,7 +26,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{ColMut, Conj, MatMut, MatRef, Par};
 
 use super::descent::{advance, LineSearchKind};
-use super::{Method, State, StepFailure, StepInfo};
+use super::{push_number, HessianNeed, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// How Newton's method treats a Hessian that is not positive definite.
@@ -424,42 +424,60 @@ const SMALL_MAX_DIM: usize = 4;
 /// triangle, in stack arrays, for `n ≤ SMALL_MAX_DIM`; writes `p` into `out`.
 /// False (and `out` unspecified) when `H` is not positive definite.
 fn small_cholesky_solve(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
-    const M: usize = SMALL_MAX_DIM;
-    let n = grad.len();
-    let mut l = [0.0_f64; M * M];
-    for j in 0..n {
-        let mut d = hess[j * n + j];
+    match grad.len() {
+        1 => cholesky_solve_fixed::<1>(hess, grad, out),
+        2 => cholesky_solve_fixed::<2>(hess, grad, out),
+        3 => cholesky_solve_fixed::<3>(hess, grad, out),
+        4 => cholesky_solve_fixed::<4>(hess, grad, out),
+        _ => false,
+    }
+}
+
+/// [`small_cholesky_solve`] for `N` variables: the loops have constant
+/// bounds and unroll (the arithmetic and its order are the same for every `N`).
+#[inline]
+#[allow(clippy::needless_range_loop)] // indices as in the textbook algorithm
+fn cholesky_solve_fixed<const N: usize>(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
+    let (Ok(grad), Ok(out)) = (<&[f64; N]>::try_from(grad), <&mut [f64; N]>::try_from(out)) else {
+        return false;
+    };
+    if hess.len() != N * N {
+        return false;
+    }
+    let mut l = [[0.0_f64; N]; N];
+    for j in 0..N {
+        let mut d = hess[j * N + j];
         for k in 0..j {
-            d -= l[j * M + k] * l[j * M + k];
+            d -= l[j][k] * l[j][k];
         }
         if d.is_nan() || d <= 0.0 {
             return false;
         }
         let pivot = d.sqrt();
-        l[j * M + j] = pivot;
-        for i in j + 1..n {
-            let mut v = hess[i * n + j];
+        l[j][j] = pivot;
+        for i in j + 1..N {
+            let mut v = hess[i * N + j];
             for k in 0..j {
-                v -= l[i * M + k] * l[j * M + k];
+                v -= l[i][k] * l[j][k];
             }
-            l[i * M + j] = v / pivot;
+            l[i][j] = v / pivot;
         }
     }
     // L y = g, then Lᵀ p = y.
-    let mut y = [0.0_f64; M];
-    for i in 0..n {
+    let mut y = [0.0_f64; N];
+    for i in 0..N {
         let mut v = grad[i];
         for k in 0..i {
-            v -= l[i * M + k] * y[k];
+            v -= l[i][k] * y[k];
         }
-        y[i] = v / l[i * M + i];
+        y[i] = v / l[i][i];
     }
-    for i in (0..n).rev() {
+    for i in (0..N).rev() {
         let mut v = y[i];
-        for k in i + 1..n {
-            v -= l[k * M + i] * out[k];
+        for k in i + 1..N {
+            v -= l[k][i] * out[k];
         }
-        out[i] = v / l[i * M + i];
+        out[i] = v / l[i][i];
     }
     true
 }
@@ -496,19 +514,23 @@ pub(crate) fn newton_direction(
 
 impl Method for Newton {
     fn describe(&self) -> String {
-        let mut text = format!("Newton's method (eta = {}", self.eta);
+        let mut text = String::with_capacity(64);
+        text.push_str("Newton's method (eta = ");
+        push_number(&mut text, self.eta);
         if self.repair != HessianRepair::Exact {
-            text.push_str(&format!(", hessian {}", self.repair.name()));
+            text.push_str(", hessian ");
+            text.push_str(self.repair.name());
         }
         if self.line_search != LineSearchKind::None {
-            text.push_str(&format!(", line search {}", self.line_search.name()));
+            text.push_str(", line search ");
+            text.push_str(self.line_search.name());
         }
         text.push(')');
         text
     }
 
-    fn needs_hessian(&self) -> bool {
-        true
+    fn hessian_need(&self) -> HessianNeed {
+        HessianNeed::Full
     }
 
     fn step(
@@ -531,7 +553,9 @@ impl Method for Newton {
             x_next[0] = state.x[0] - self.eta * state.grad[0] / h;
             return Ok(StepInfo::default());
         }
-        self.direction.resize(state.x.len(), 0.0);
+        if self.direction.len() != state.x.len() {
+            self.direction.resize(state.x.len(), 0.0);
+        }
         let note =
             self.solver
                 .direction(&state.hess, &state.grad, self.repair, &mut self.direction)?;
