@@ -362,7 +362,9 @@ pub struct Evaluations {
 /// The objective as methods see it: every evaluation is counted.
 pub struct Problem<'a> {
     objective: &'a dyn Objective,
-    counts: Cell<Evaluations>,
+    f: Cell<usize>,
+    grad: Cell<usize>,
+    hess: Cell<usize>,
 }
 
 impl<'a> Problem<'a> {
@@ -370,7 +372,9 @@ impl<'a> Problem<'a> {
     pub fn new(objective: &'a dyn Objective) -> Self {
         Problem {
             objective,
-            counts: Cell::new(Evaluations::default()),
+            f: Cell::new(0),
+            grad: Cell::new(0),
+            hess: Cell::new(0),
         }
     }
 
@@ -386,33 +390,31 @@ impl<'a> Problem<'a> {
 
     /// Counts so far.
     pub fn evaluations(&self) -> Evaluations {
-        self.counts.get()
+        Evaluations {
+            f: self.f.get(),
+            grad: self.grad.get(),
+            hess: self.hess.get(),
+        }
     }
 
     /// `f(x)`; counts one value.
     pub fn value(&self, x: &[f64]) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
         self.objective.value(x)
     }
 
     /// `f(x)` and `∇f(x)`; counts one value and one gradient.
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        c.grad += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
+        self.grad.set(self.grad.get() + 1);
         self.objective.value_gradient(x, grad)
     }
 
     /// `f(x)`, `∇f(x)` and `∇²f(x)`; counts one of each.
     pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        c.grad += 1;
-        c.hess += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
+        self.grad.set(self.grad.get() + 1);
+        self.hess.set(self.hess.get() + 1);
         self.objective.value_gradient_hessian(x, grad, hess)
     }
 
@@ -428,11 +430,9 @@ impl<'a> Problem<'a> {
         diag: &mut [f64],
         full: &mut Vec<f64>,
     ) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        c.grad += 1;
-        c.hess += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
+        self.grad.set(self.grad.get() + 1);
+        self.hess.set(self.hess.get() + 1);
         if self.objective.hessian_diagonal(x, diag).is_some() {
             return self.objective.value_gradient(x, grad);
         }

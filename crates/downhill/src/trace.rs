@@ -231,12 +231,18 @@ impl Trace {
             self.pending = Pending::None;
             self.store(record);
         } else {
-            if self.keep_x {
-                self.pending_x.clear();
-                self.pending_x.extend_from_slice(record.x);
-            }
-            self.pending = Pending::Held(Entry::of(&record));
+            self.hold(record);
         }
+    }
+
+    /// Keeps `record` aside in case it is the last one.
+    #[inline(never)]
+    fn hold(&mut self, record: Record<'_>) {
+        if self.keep_x {
+            self.pending_x.clear();
+            self.pending_x.extend_from_slice(record.x);
+        }
+        self.pending = Pending::Held(Entry::of(&record));
     }
 
     /// Offers the record of `iteration` without its data, for a caller that

@@ -119,6 +119,19 @@ pub fn run(
 /// case) never grow it, long ones grow it geometrically.
 const TRACE_RESERVE: usize = 64;
 
+/// `n` zeros. Small vectors come from `malloc` (calloc bypasses the
+/// allocator's per-thread cache); large ones from `calloc` (zero pages
+/// are mapped lazily, nothing is written).
+fn zeros(n: usize) -> Vec<f64> {
+    if n <= 512 {
+        let mut v = Vec::with_capacity(n);
+        v.resize(n, 0.0);
+        v
+    } else {
+        vec![0.0; n]
+    }
+}
+
 /// [`run`], calling `observer` at every accepted iterate.
 ///
 /// Per run this allocates the two states (`x`, `∇f` and what the method
@@ -149,10 +162,10 @@ pub fn run_observed(
         iteration: 0,
         x,
         f: 0.0,
-        grad: vec![0.0; n],
+        grad: zeros(n),
         hess,
     };
-    let mut state = new_state(x0.to_vec(), vec![0.0; need.len(n)]);
+    let mut state = new_state(x0.to_vec(), zeros(need.len(n)));
     // The full matrix, for a diagonal the objective cannot give alone.
     let mut full = Vec::new();
     evaluate(&problem, &mut state, need, &mut full);
@@ -187,7 +200,7 @@ pub fn run_observed(
     // there before it becomes the state: the last good iterate survives a
     // divergent step. The Hessian buffer moves from the state to the
     // candidate once the step has used it (one `n × n` matrix per run).
-    let mut candidate = new_state(vec![0.0; n], Vec::new());
+    let mut candidate = new_state(zeros(n), Vec::new());
     let mut step_norm = 0.0;
     let mut note = None;
     let status = loop {

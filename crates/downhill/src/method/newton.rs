@@ -25,8 +25,9 @@ use faer::linalg::lu::partial_pivoting as lu;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{ColMut, Conj, MatMut, MatRef, Par};
 
-use super::descent::{advance, LineSearchKind};
+use super::descent::{advance_with, LineSearchKind};
 use super::{push_number, HessianNeed, Method, State, StepFailure, StepInfo};
+use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
 /// How Newton's method treats a Hessian that is not positive definite.
@@ -80,6 +81,7 @@ pub struct Newton {
     /// Factorization buffers and the direction, reused from step to step.
     solver: NewtonSolver,
     direction: Vec<f64>,
+    buffers: RayBuffers,
 }
 
 impl Newton {
@@ -91,6 +93,7 @@ impl Newton {
             line_search: LineSearchKind::None,
             solver: NewtonSolver::new(),
             direction: Vec::new(),
+            buffers: RayBuffers::default(),
         }
     }
 
@@ -374,16 +377,12 @@ impl NewtonSolver {
         let n = grad.len();
         assert_eq!(hess.len(), n * n, "the Hessian must be n × n");
         assert_eq!(direction.len(), n, "the direction must have n components");
+        // Positive definite: no repair needed whatever `repair` says.
         if n <= SMALL_MAX_DIM
             && repair != HessianRepair::Abs
-            && hess.iter().all(|h| h.is_finite())
-            && small_cholesky_solve(hess, grad, direction)
+            && small_newton_direction(hess, grad, direction)
         {
-            // Positive definite: no repair needed whatever `repair` says.
-            direction.iter_mut().for_each(|d| *d = -*d);
-            if direction.iter().all(|d| d.is_finite()) {
-                return Ok(None);
-            }
+            return Ok(None);
         }
         self.prepare(n, repair);
         if !self.load(hess) {
@@ -423,6 +422,7 @@ const SMALL_MAX_DIM: usize = 4;
 /// Solves `H p = g` by a Cholesky factorization `H = L Lᵀ` of the lower
 /// triangle, in stack arrays, for `n ≤ SMALL_MAX_DIM`; writes `p` into `out`.
 /// False (and `out` unspecified) when `H` is not positive definite.
+#[cfg(test)]
 fn small_cholesky_solve(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
     match grad.len() {
         1 => cholesky_solve_fixed::<1>(hess, grad, out),
@@ -431,6 +431,44 @@ fn small_cholesky_solve(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
         4 => cholesky_solve_fixed::<4>(hess, grad, out),
         _ => false,
     }
+}
+
+/// The Newton direction `d = −H⁻¹ g` for a finite, positive-definite `H`
+/// of `n ≤ SMALL_MAX_DIM` variables, on the stack; false (and `direction`
+/// unspecified) when `H` is not finite, not positive definite, or `d` is
+/// not finite.
+fn small_newton_direction(hess: &[f64], grad: &[f64], direction: &mut [f64]) -> bool {
+    match grad.len() {
+        1 => newton_direction_fixed::<1>(hess, grad, direction),
+        2 => newton_direction_fixed::<2>(hess, grad, direction),
+        3 => newton_direction_fixed::<3>(hess, grad, direction),
+        4 => newton_direction_fixed::<4>(hess, grad, direction),
+        _ => false,
+    }
+}
+
+#[inline]
+fn newton_direction_fixed<const N: usize>(
+    hess: &[f64],
+    grad: &[f64],
+    direction: &mut [f64],
+) -> bool {
+    if hess.len() != N * N || direction.len() != N {
+        return false;
+    }
+    // x·0 is 0 for finite x and NaN otherwise (no early exit: unrolls).
+    if hess.iter().fold(0.0, |bad, h| bad + h * 0.0).is_nan() {
+        return false;
+    }
+    if !cholesky_solve_fixed::<N>(hess, grad, direction) {
+        return false;
+    }
+    let mut bad = 0.0;
+    for d in direction.iter_mut() {
+        *d = -*d;
+        bad += *d * 0.0;
+    }
+    !bad.is_nan()
 }
 
 /// [`small_cholesky_solve`] for `N` variables: the loops have constant
@@ -559,7 +597,7 @@ impl Method for Newton {
         let note =
             self.solver
                 .direction(&state.hess, &state.grad, self.repair, &mut self.direction)?;
-        advance(
+        advance_with(
             problem,
             state,
             &mut self.direction,
@@ -567,6 +605,7 @@ impl Method for Newton {
             self.line_search,
             note,
             x_next,
+            &mut self.buffers,
         )
     }
 }

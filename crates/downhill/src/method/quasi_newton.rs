@@ -48,12 +48,15 @@ impl Previous {
         if state.iteration == 0 || self.x.len() != state.x.len() {
             return false;
         }
-        self.s.clear();
-        self.s
-            .extend(state.x.iter().zip(&self.x).map(|(a, b)| a - b));
-        self.y.clear();
-        self.y
-            .extend(state.grad.iter().zip(&self.grad).map(|(a, b)| a - b));
+        let n = state.x.len();
+        self.s.resize(n, 0.0);
+        self.y.resize(n, 0.0);
+        for ((s, a), b) in self.s.iter_mut().zip(&state.x).zip(&self.x) {
+            *s = a - b;
+        }
+        for ((y, a), b) in self.y.iter_mut().zip(&state.grad).zip(&self.grad) {
+            *y = a - b;
+        }
         true
     }
 
