@@ -269,6 +269,10 @@ impl Trace {
 
     /// Stores the held-back final record, if any. Call this once, when the
     /// run ends (after the last [`Trace::push`]).
+    ///
+    /// # Panics
+    ///
+    /// If the last record was [skipped](Trace::skip): use [`Trace::finish_with`].
     pub fn finish(&mut self) {
         match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::Held(entry) => {
@@ -504,6 +508,74 @@ mod tests {
         assert!(!t.has_iterates());
         assert_eq!(t.get(0).x, &[] as &[f64]);
         assert_eq!(t.get(0).grad_norm, 2.0);
+    }
+
+    #[test]
+    fn skip_and_finish_with_match_push_and_finish() {
+        for policy in [
+            TracePolicy::Every(3),
+            TracePolicy::Ends,
+            TracePolicy::Budget(1000),
+            TracePolicy::All,
+        ] {
+            let pushed = filled(policy, 1000);
+            let mut skipped = Trace::new(vec!["x".to_string()], policy);
+            let record = |k: usize| Record {
+                iteration: k,
+                x: &[0.0],
+                f: 0.0,
+                grad_norm: 0.0,
+                step_norm: 0.0,
+                note: None,
+            };
+            let xs: Vec<[f64; 1]> = (0..=1000).map(|k| [k as f64]).collect();
+            for (k, x) in xs.iter().enumerate() {
+                if skipped.keeps(k) {
+                    skipped.push(Record { x, ..record(k) });
+                } else {
+                    skipped.skip(k);
+                }
+            }
+            skipped.finish_with(Record {
+                x: &xs[1000],
+                ..record(1000)
+            });
+            assert_eq!(skipped.offered(), pushed.offered(), "{policy:?}");
+            let a: Vec<_> = skipped
+                .records()
+                .map(|r| (r.iteration, r.x.to_vec()))
+                .collect();
+            let b: Vec<_> = pushed
+                .records()
+                .map(|r| (r.iteration, r.x.to_vec()))
+                .collect();
+            assert_eq!(a, b, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn default_names_are_spelled_out_only_when_read() {
+        use crate::objective::Variables;
+        let names = Variables::numbered(3);
+        assert_eq!(names.len(), 3);
+        assert_eq!(names, ["x1", "x2", "x3"]);
+        assert_eq!(Variables::numbered(1), ["x"]);
+        // Given names equal to the defaults are not copied; others are kept.
+        assert_eq!(
+            Variables::from_names(&["x1".into(), "x2".into()]),
+            Variables::numbered(2)
+        );
+        let custom = Variables::from(vec!["a".to_string(), "x2".to_string()]);
+        assert_eq!(custom, vec!["a", "x2"]);
+        assert_ne!(custom, Variables::numbered(2));
+        assert_eq!(
+            Variables::from_names(&["x01".into(), "x2".into()])[0],
+            "x01"
+        );
+        assert_eq!(
+            serde_json::to_string(&Variables::numbered(2)).unwrap(),
+            r#"["x1","x2"]"#
+        );
     }
 
     #[test]
