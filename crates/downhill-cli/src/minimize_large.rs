@@ -16,7 +16,7 @@ use downhill::large::{
     epoch_line, run_separable, run_vector, summary, Coef, FormulaTerm, LargeRecord, LargeRun,
     LeastSquares, Quadratic, Separable, Update,
 };
-use downhill::method::{HessianRepair, LineSearchKind, MethodName, MethodSpec, State};
+use downhill::method::{HessianNeed, HessianRepair, LineSearchKind, MethodName, MethodSpec, State};
 use downhill::objective::Objective;
 use downhill::trace::TracePolicy;
 
@@ -177,7 +177,7 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
         (Some(update), _) => run_vector(objective, update, x0, &options, &mut print)?,
         (None, _) => {
             let hessian_bytes = 8.0 * (dim as f64) * (dim as f64);
-            if method.needs_hessian() && hessian_bytes > HESSIAN_BYTES_LIMIT {
+            if method.hessian_need() == HessianNeed::Full && hessian_bytes > HESSIAN_BYTES_LIMIT {
                 return Err(UserError(format!(
                     "--method {} needs the full {dim} x {dim} Hessian ({:.1} GB); use gd or precond (the Hessian diagonal), or lbfgs",
                     name.name(),

@@ -15,6 +15,7 @@
 use nalgebra::SVector;
 use num_dual::{Dual2SVec64, DualNumCopy, DualSVec64};
 use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
 
 use crate::formula::Formula;
 
@@ -27,9 +28,10 @@ pub trait Objective {
     /// Number of variables `n`.
     fn dim(&self) -> usize;
 
-    /// Names of the variables, in order (used for printing: `x`, `x1`, ...).
-    fn variables(&self) -> Vec<String> {
-        default_variable_names(self.dim())
+    /// Names of the variables, in order (used for printing). The default,
+    /// `x` or `x1, x2, ...`, costs nothing until the names are read.
+    fn names(&self) -> Variables {
+        Variables::numbered(self.dim())
     }
 
     /// `f(x)`.
@@ -60,12 +62,135 @@ pub fn default_variable_names(dim: usize) -> Vec<String> {
     }
 }
 
+/// Whether `name` is the default name of variable `i` of `dim` (no allocation).
+fn is_default_name(name: &str, i: usize, dim: usize) -> bool {
+    if dim == 1 {
+        return name == "x";
+    }
+    match name.strip_prefix('x') {
+        Some(digits) => {
+            !digits.starts_with('0')
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && digits.parse::<usize>() == Ok(i + 1)
+        }
+        None => false,
+    }
+}
+
+/// The names of an objective's variables, cheap to make and to clone: the
+/// default names (`x`, or `x1, x2, ...`) are only spelled out when read, so
+/// a run with a million variables does not allocate a million strings.
+/// Reads as a slice of names (`Deref<Target = [String]>`).
+#[derive(Clone)]
+pub struct Variables {
+    dim: usize,
+    names: OnceLock<Arc<[String]>>,
+}
+
+impl Variables {
+    /// The default names of `dim` variables, spelled out on first read.
+    pub fn numbered(dim: usize) -> Self {
+        Variables {
+            dim,
+            names: OnceLock::new(),
+        }
+    }
+
+    /// These names; stored as [`Variables::numbered`] (no copy) when they are
+    /// the default ones.
+    pub fn from_names(names: &[String]) -> Self {
+        let dim = names.len();
+        if names
+            .iter()
+            .enumerate()
+            .all(|(i, name)| is_default_name(name, i, dim))
+        {
+            Variables::numbered(dim)
+        } else {
+            Variables {
+                dim,
+                names: OnceLock::from(Arc::from(names)),
+            }
+        }
+    }
+
+    /// Number of variables (without spelling out the names).
+    pub fn len(&self) -> usize {
+        self.dim
+    }
+
+    /// True for zero variables.
+    pub fn is_empty(&self) -> bool {
+        self.dim == 0
+    }
+
+    /// The names as a slice (spelled out on the first call).
+    pub fn as_slice(&self) -> &[String] {
+        self.names
+            .get_or_init(|| default_variable_names(self.dim).into())
+    }
+}
+
+impl From<Vec<String>> for Variables {
+    fn from(names: Vec<String>) -> Self {
+        Variables::from_names(&names)
+    }
+}
+
+impl std::ops::Deref for Variables {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl PartialEq for Variables {
+    fn eq(&self, other: &Self) -> bool {
+        self.dim == other.dim && self.as_slice() == other.as_slice()
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<[S]> for Variables {
+    fn eq(&self, other: &[S]) -> bool {
+        self.dim == other.len()
+            && self
+                .as_slice()
+                .iter()
+                .zip(other)
+                .all(|(a, b)| a == b.as_ref())
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for Variables {
+    fn eq(&self, other: &[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Vec<S>> for Variables {
+    fn eq(&self, other: &Vec<S>) -> bool {
+        *self == other[..]
+    }
+}
+
+impl serde::Serialize for Variables {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        self.as_slice().serialize(serializer)
+    }
+}
+
 impl Objective for Formula {
     fn dim(&self) -> usize {
         Formula::dim(self)
     }
-    fn variables(&self) -> Vec<String> {
-        Formula::variables(self).to_vec()
+    fn names(&self) -> Variables {
+        Variables::from_names(Formula::variables(self))
     }
     fn value(&self, x: &[f64]) -> f64 {
         Formula::value(self, x)
@@ -82,8 +207,8 @@ impl<T: Objective + ?Sized> Objective for &T {
     fn dim(&self) -> usize {
         (**self).dim()
     }
-    fn variables(&self) -> Vec<String> {
-        (**self).variables()
+    fn names(&self) -> Variables {
+        (**self).names()
     }
     fn value(&self, x: &[f64]) -> f64 {
         (**self).value(x)
@@ -237,7 +362,9 @@ pub struct Evaluations {
 /// The objective as methods see it: every evaluation is counted.
 pub struct Problem<'a> {
     objective: &'a dyn Objective,
-    counts: Cell<Evaluations>,
+    f: Cell<usize>,
+    grad: Cell<usize>,
+    hess: Cell<usize>,
 }
 
 impl<'a> Problem<'a> {
@@ -245,7 +372,9 @@ impl<'a> Problem<'a> {
     pub fn new(objective: &'a dyn Objective) -> Self {
         Problem {
             objective,
-            counts: Cell::new(Evaluations::default()),
+            f: Cell::new(0),
+            grad: Cell::new(0),
+            hess: Cell::new(0),
         }
     }
 
@@ -261,34 +390,59 @@ impl<'a> Problem<'a> {
 
     /// Counts so far.
     pub fn evaluations(&self) -> Evaluations {
-        self.counts.get()
+        Evaluations {
+            f: self.f.get(),
+            grad: self.grad.get(),
+            hess: self.hess.get(),
+        }
     }
 
     /// `f(x)`; counts one value.
     pub fn value(&self, x: &[f64]) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
         self.objective.value(x)
     }
 
     /// `f(x)` and `∇f(x)`; counts one value and one gradient.
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        c.grad += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
+        self.grad.set(self.grad.get() + 1);
         self.objective.value_gradient(x, grad)
     }
 
     /// `f(x)`, `∇f(x)` and `∇²f(x)`; counts one of each.
     pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        let mut c = self.counts.get();
-        c.f += 1;
-        c.grad += 1;
-        c.hess += 1;
-        self.counts.set(c);
+        self.f.set(self.f.get() + 1);
+        self.grad.set(self.grad.get() + 1);
+        self.hess.set(self.hess.get() + 1);
         self.objective.value_gradient_hessian(x, grad, hess)
+    }
+
+    /// `f(x)`, `∇f(x)` and the diagonal of `∇²f(x)` (into `diag`, length
+    /// `n`); counts one of each. The diagonal comes from
+    /// [`Objective::hessian_diagonal`] when the objective has it; otherwise
+    /// the full matrix is evaluated into `full` (grown to `n × n` on the
+    /// first such call, so objectives with a diagonal never cost O(n²)).
+    pub fn value_gradient_hessian_diagonal(
+        &self,
+        x: &[f64],
+        grad: &mut [f64],
+        diag: &mut [f64],
+        full: &mut Vec<f64>,
+    ) -> f64 {
+        self.f.set(self.f.get() + 1);
+        self.grad.set(self.grad.get() + 1);
+        self.hess.set(self.hess.get() + 1);
+        if self.objective.hessian_diagonal(x, diag).is_some() {
+            return self.objective.value_gradient(x, grad);
+        }
+        let n = diag.len();
+        full.resize(n * n, 0.0);
+        let value = self.objective.value_gradient_hessian(x, grad, full);
+        for (d, h) in diag.iter_mut().zip(full.iter().step_by(n + 1)) {
+            *d = *h;
+        }
+        value
     }
 }
 
@@ -304,7 +458,7 @@ pub struct Transformed<'a> {
 impl std::fmt::Debug for Transformed<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transformed")
-            .field("variables", &self.inner.variables())
+            .field("variables", &self.inner.names())
             .field("matrix", &self.matrix)
             .finish()
     }
@@ -383,8 +537,8 @@ impl Objective for Transformed<'_> {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
-    fn variables(&self) -> Vec<String> {
-        self.inner.variables()
+    fn names(&self) -> Variables {
+        self.inner.names()
     }
     fn value(&self, y: &[f64]) -> f64 {
         self.inner.value(&self.to_original(y))

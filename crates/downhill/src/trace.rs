@@ -9,6 +9,8 @@
 use serde::Serialize;
 use std::io::Write;
 
+use crate::objective::Variables;
+
 /// Which iterations a [`Trace`] keeps. The start (iteration 0) and the final
 /// iterate are always kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,59 +58,85 @@ pub struct Record<'a> {
     pub note: Option<&'static str>,
 }
 
-/// Records of a run, kept according to a [`TracePolicy`].
-#[derive(Clone, Debug)]
-pub struct Trace {
-    variables: Vec<String>,
-    policy: TracePolicy,
-    iterations: Vec<usize>,
-    xs: Vec<f64>,
-    fs: Vec<f64>,
-    grad_norms: Vec<f64>,
-    step_norms: Vec<f64>,
-    notes: Vec<Option<&'static str>>,
-    /// Budget policy: keep iterations that are multiples of this.
-    stride: usize,
-    /// Whether iterates are stored (false when one `x` is too large for the budget).
-    keep_x: bool,
-    /// Iterations offered so far (to report how much was thinned).
-    offered: usize,
-    /// The last record pushed, if the policy did not keep it (so it can be
-    /// appended when the run ends).
-    pending: Option<Pending>,
-}
-
-#[derive(Clone, Debug)]
-struct Pending {
+/// One stored record without its iterate (48 bytes).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
     iteration: usize,
-    x: Vec<f64>,
     f: f64,
     grad_norm: f64,
     step_norm: f64,
     note: Option<&'static str>,
 }
 
+impl Entry {
+    fn of(record: &Record<'_>) -> Self {
+        Entry {
+            iteration: record.iteration,
+            f: record.f,
+            grad_norm: record.grad_norm,
+            step_norm: record.step_norm,
+            note: record.note,
+        }
+    }
+}
+
+/// The last offered record, when the policy did not keep it.
+#[derive(Clone, Debug)]
+enum Pending {
+    None,
+    /// Held by [`Trace::push`] (its `x` in `Trace::pending_x`).
+    Held(Entry),
+    /// Skipped by the driver, which gives it to [`Trace::finish_with`].
+    Skipped(usize),
+}
+
+/// Records of a run, kept according to a [`TracePolicy`].
+#[derive(Clone, Debug)]
+pub struct Trace {
+    variables: Variables,
+    policy: TracePolicy,
+    entries: Vec<Entry>,
+    xs: Vec<f64>,
+    /// Budget policy: keep iterations that are multiples of `stride`, a
+    /// power of two (`stride_mask = stride − 1`).
+    stride: usize,
+    stride_mask: usize,
+    /// Budget policy: the most records that fit (at least 2).
+    max_len: usize,
+    /// Whether iterates are stored (false when one `x` is too large for the budget).
+    keep_x: bool,
+    /// Iterations offered so far (to report how much was thinned).
+    offered: usize,
+    pending: Pending,
+    pending_x: Vec<f64>,
+}
+
 impl Trace {
     /// An empty trace for the given variable names.
-    pub fn new(variables: Vec<String>, policy: TracePolicy) -> Self {
+    pub fn new(variables: impl Into<Variables>, policy: TracePolicy) -> Self {
+        let variables = variables.into();
         let keep_x = match policy {
             TracePolicy::Budget(bytes) => 8 * variables.len() <= bytes / 16,
             _ => true,
         };
-        Trace {
+        let mut trace = Trace {
             stride: 1,
+            stride_mask: 0,
+            max_len: usize::MAX,
             keep_x,
             offered: 0,
             variables,
             policy,
-            iterations: Vec::new(),
+            entries: Vec::new(),
             xs: Vec::new(),
-            fs: Vec::new(),
-            grad_norms: Vec::new(),
-            step_norms: Vec::new(),
-            notes: Vec::new(),
-            pending: None,
+            pending: Pending::None,
+            pending_x: Vec::new(),
+        };
+        if let TracePolicy::Budget(bytes) = policy {
+            // `len · record_bytes > bytes` exactly when `len > bytes / record_bytes`.
+            trace.max_len = (bytes / trace.record_bytes()).max(2);
         }
+        trace
     }
 
     /// Makes room for `records` more records without reallocating (within
@@ -120,16 +148,17 @@ impl Trace {
             _ => records,
         };
         let d = if self.keep_x { self.dim() } else { 0 };
-        self.iterations.reserve(records);
+        self.entries.reserve(records);
         self.xs.reserve(records * d);
-        self.fs.reserve(records);
-        self.grad_norms.reserve(records);
-        self.step_norms.reserve(records);
-        self.notes.reserve(records);
     }
 
     /// Variable names, in order.
     pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+
+    /// The variable names as shared by the run's result (cheap to clone).
+    pub fn names(&self) -> &Variables {
         &self.variables
     }
 
@@ -155,12 +184,14 @@ impl Trace {
         self.policy
     }
 
-    fn keeps(&self, iteration: usize) -> bool {
+    /// Whether the record of `iteration` would be stored if offered now.
+    #[inline]
+    pub fn keeps(&self, iteration: usize) -> bool {
         match self.policy {
             TracePolicy::All => true,
             TracePolicy::Every(k) => iteration.is_multiple_of(k.max(1)),
             TracePolicy::Ends => iteration == 0,
-            TracePolicy::Budget(_) => iteration.is_multiple_of(self.stride),
+            TracePolicy::Budget(_) => iteration & self.stride_mask == 0,
         }
     }
 
@@ -171,118 +202,131 @@ impl Trace {
 
     /// Budget policy: while the stored records exceed the budget, double the
     /// stride and keep only the records on it (the start always stays).
+    #[cold]
     fn thin_to_budget(&mut self) {
-        let TracePolicy::Budget(bytes) = self.policy else {
-            return;
-        };
-        while self.len() > 2 && self.len() * self.record_bytes() > bytes {
+        while self.len() > self.max_len {
             self.stride = self.stride.saturating_mul(2);
+            self.stride_mask = self.stride - 1;
             let d = if self.keep_x { self.dim() } else { 0 };
             let mut kept = 0;
             for i in 0..self.len() {
-                if self.iterations[i].is_multiple_of(self.stride) {
-                    self.iterations[kept] = self.iterations[i];
-                    self.fs[kept] = self.fs[i];
-                    self.grad_norms[kept] = self.grad_norms[i];
-                    self.step_norms[kept] = self.step_norms[i];
-                    self.notes[kept] = self.notes[i];
+                if self.entries[i].iteration & self.stride_mask == 0 {
+                    self.entries[kept] = self.entries[i];
                     self.xs.copy_within(i * d..(i + 1) * d, kept * d);
                     kept += 1;
                 }
             }
-            self.iterations.truncate(kept);
-            self.fs.truncate(kept);
-            self.grad_norms.truncate(kept);
-            self.step_norms.truncate(kept);
-            self.notes.truncate(kept);
+            self.entries.truncate(kept);
             self.xs.truncate(kept * d);
         }
     }
 
     /// Offers a record; it is stored if the policy keeps it, otherwise held
     /// until [`Trace::finish`] in case it is the last.
+    #[inline]
     pub fn push(&mut self, record: Record<'_>) {
         debug_assert_eq!(record.x.len(), self.dim());
         self.offered += 1;
         if self.keeps(record.iteration) {
-            self.pending = None;
+            self.pending = Pending::None;
             self.store(record);
         } else {
-            match &mut self.pending {
-                Some(p) => {
-                    p.iteration = record.iteration;
-                    if self.keep_x {
-                        p.x.copy_from_slice(record.x);
-                    }
-                    p.f = record.f;
-                    p.grad_norm = record.grad_norm;
-                    p.step_norm = record.step_norm;
-                    p.note = record.note;
-                }
-                None => {
-                    self.pending = Some(Pending {
-                        iteration: record.iteration,
-                        x: if self.keep_x {
-                            record.x.to_vec()
-                        } else {
-                            Vec::new()
-                        },
-                        f: record.f,
-                        grad_norm: record.grad_norm,
-                        step_norm: record.step_norm,
-                        note: record.note,
-                    })
-                }
-            }
+            self.hold(record);
         }
     }
 
+    /// Keeps `record` aside in case it is the last one.
+    #[inline(never)]
+    fn hold(&mut self, record: Record<'_>) {
+        if self.keep_x {
+            self.pending_x.clear();
+            self.pending_x.extend_from_slice(record.x);
+        }
+        self.pending = Pending::Held(Entry::of(&record));
+    }
+
+    /// Offers the record of `iteration` without its data, for a caller that
+    /// checked [`Trace::keeps`] is false: counted as offered, and if it is
+    /// the last one, [`Trace::finish_with`] stores it. Cheaper than
+    /// [`Trace::push`] for long runs, which copies the iterate it holds back.
+    #[inline]
+    pub fn skip(&mut self, iteration: usize) {
+        debug_assert!(!self.keeps(iteration));
+        self.offered += 1;
+        self.pending = Pending::Skipped(iteration);
+    }
+
+    #[inline]
     fn store(&mut self, record: Record<'_>) {
-        self.iterations.push(record.iteration);
+        self.entries.push(Entry::of(&record));
         if self.keep_x {
             self.xs.extend_from_slice(record.x);
         }
-        self.fs.push(record.f);
-        self.grad_norms.push(record.grad_norm);
-        self.step_norms.push(record.step_norm);
-        self.notes.push(record.note);
-        self.thin_to_budget();
+        if self.entries.len() > self.max_len {
+            self.thin_to_budget();
+        }
     }
 
-    /// Stores the held-back final record, if any. The driver calls this once.
+    /// Stores the held-back final record, if any. Call this once, when the
+    /// run ends (after the last [`Trace::push`]).
+    ///
+    /// # Panics
+    ///
+    /// If the last record was [skipped](Trace::skip): use [`Trace::finish_with`].
     pub fn finish(&mut self) {
-        if let Some(p) = self.pending.take() {
-            self.store(Record {
-                iteration: p.iteration,
-                x: &p.x,
-                f: p.f,
-                grad_norm: p.grad_norm,
-                step_norm: p.step_norm,
-                note: p.note,
-            });
+        match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Held(entry) => {
+                let x = std::mem::take(&mut self.pending_x);
+                self.store(Record {
+                    iteration: entry.iteration,
+                    x: if self.keep_x { &x } else { &[] },
+                    f: entry.f,
+                    grad_norm: entry.grad_norm,
+                    step_norm: entry.step_norm,
+                    note: entry.note,
+                });
+            }
+            Pending::Skipped(iteration) => {
+                panic!("Trace::finish: iteration {iteration} was skipped; use finish_with")
+            }
+            Pending::None => {}
+        }
+    }
+
+    /// [`Trace::finish`] for a run that may have [skipped](Trace::skip)
+    /// records: `last` is the last offered record, stored if it was skipped.
+    pub fn finish_with(&mut self, last: Record<'_>) {
+        match self.pending {
+            Pending::Skipped(iteration) => {
+                debug_assert_eq!(iteration, last.iteration);
+                self.pending = Pending::None;
+                self.store(last);
+            }
+            _ => self.finish(),
         }
     }
 
     /// Number of stored records.
     pub fn len(&self) -> usize {
-        self.iterations.len()
+        self.entries.len()
     }
 
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.iterations.is_empty()
+        self.entries.is_empty()
     }
 
     /// The `i`-th stored record (`x` is empty when iterates are not stored).
     pub fn get(&self, i: usize) -> Record<'_> {
         let d = if self.keep_x { self.dim() } else { 0 };
+        let e = &self.entries[i];
         Record {
-            iteration: self.iterations[i],
+            iteration: e.iteration,
             x: &self.xs[i * d..(i + 1) * d],
-            f: self.fs[i],
-            grad_norm: self.grad_norms[i],
-            step_norm: self.step_norms[i],
-            note: self.notes[i],
+            f: e.f,
+            grad_norm: e.grad_norm,
+            step_norm: e.step_norm,
+            note: e.note,
         }
     }
 
@@ -389,7 +433,7 @@ mod tests {
     use super::*;
 
     fn filled(policy: TracePolicy, n: usize) -> Trace {
-        let mut t = Trace::new(vec!["x".into()], policy);
+        let mut t = Trace::new(vec!["x".to_string()], policy);
         for k in 0..=n {
             t.push(Record {
                 iteration: k,
@@ -450,7 +494,7 @@ mod tests {
 
     #[test]
     fn budget_drops_iterates_too_large_to_store() {
-        let mut t = Trace::new(vec!["x".into(); 100], TracePolicy::Budget(1000));
+        let mut t = Trace::new(vec!["x".to_string(); 100], TracePolicy::Budget(1000));
         let x = vec![1.0; 100];
         t.push(Record {
             iteration: 0,
@@ -464,6 +508,74 @@ mod tests {
         assert!(!t.has_iterates());
         assert_eq!(t.get(0).x, &[] as &[f64]);
         assert_eq!(t.get(0).grad_norm, 2.0);
+    }
+
+    #[test]
+    fn skip_and_finish_with_match_push_and_finish() {
+        for policy in [
+            TracePolicy::Every(3),
+            TracePolicy::Ends,
+            TracePolicy::Budget(1000),
+            TracePolicy::All,
+        ] {
+            let pushed = filled(policy, 1000);
+            let mut skipped = Trace::new(vec!["x".to_string()], policy);
+            let record = |k: usize| Record {
+                iteration: k,
+                x: &[0.0],
+                f: 0.0,
+                grad_norm: 0.0,
+                step_norm: 0.0,
+                note: None,
+            };
+            let xs: Vec<[f64; 1]> = (0..=1000).map(|k| [k as f64]).collect();
+            for (k, x) in xs.iter().enumerate() {
+                if skipped.keeps(k) {
+                    skipped.push(Record { x, ..record(k) });
+                } else {
+                    skipped.skip(k);
+                }
+            }
+            skipped.finish_with(Record {
+                x: &xs[1000],
+                ..record(1000)
+            });
+            assert_eq!(skipped.offered(), pushed.offered(), "{policy:?}");
+            let a: Vec<_> = skipped
+                .records()
+                .map(|r| (r.iteration, r.x.to_vec()))
+                .collect();
+            let b: Vec<_> = pushed
+                .records()
+                .map(|r| (r.iteration, r.x.to_vec()))
+                .collect();
+            assert_eq!(a, b, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn default_names_are_spelled_out_only_when_read() {
+        use crate::objective::Variables;
+        let names = Variables::numbered(3);
+        assert_eq!(names.len(), 3);
+        assert_eq!(names, ["x1", "x2", "x3"]);
+        assert_eq!(Variables::numbered(1), ["x"]);
+        // Given names equal to the defaults are not copied; others are kept.
+        assert_eq!(
+            Variables::from_names(&["x1".into(), "x2".into()]),
+            Variables::numbered(2)
+        );
+        let custom = Variables::from(vec!["a".to_string(), "x2".to_string()]);
+        assert_eq!(custom, vec!["a", "x2"]);
+        assert_ne!(custom, Variables::numbered(2));
+        assert_eq!(
+            Variables::from_names(&["x01".into(), "x2".into()])[0],
+            "x01"
+        );
+        assert_eq!(
+            serde_json::to_string(&Variables::numbered(2)).unwrap(),
+            r#"["x1","x2"]"#
+        );
     }
 
     #[test]
@@ -486,7 +598,7 @@ mod tests {
 
     #[test]
     fn json_spells_out_non_finite_numbers() {
-        let mut t = Trace::new(vec!["x".into()], TracePolicy::All);
+        let mut t = Trace::new(vec!["x".to_string()], TracePolicy::All);
         t.push(Record {
             iteration: 0,
             x: &[f64::INFINITY],

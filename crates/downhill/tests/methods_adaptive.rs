@@ -532,10 +532,11 @@ fn descriptions_show_the_parameters() {
         Precond::lightweight_newton(1.0).describe(),
         "lightweight Newton (|diag H| preconditioning, eta = 1, floor = 1e-8)"
     );
-    let hessian_users: Vec<bool> = all_methods().iter().map(|m| m.needs_hessian()).collect();
+    use downhill::method::HessianNeed::{Diagonal, None as NoHessian};
+    let hessian_needs: Vec<_> = all_methods().iter().map(|m| m.hessian_need()).collect();
     assert_eq!(
-        hessian_users,
-        [false, false, false, false, false, true, true]
+        hessian_needs,
+        [NoHessian, NoHessian, NoHessian, NoHessian, NoHessian, Diagonal, Diagonal]
     );
     let r = run_book(&mut RmsProp::new(0.4, 0.9));
     assert_eq!(r.method, "RMSProp (eta = 0.4, gamma = 0.9, eps = 1e-6)");

@@ -347,3 +347,80 @@ fn method_spec_validates_parameters() {
         assert_eq!(why.is_some(), name == MethodName::Auto);
     }
 }
+
+/// `Σ cᵢ xᵢ²` with its Hessian diagonal, whose full Hessian must never be
+/// asked for (it panics): diagonal preconditioning needs only the diagonal.
+struct DiagonalOnly {
+    c: Vec<f64>,
+    full_hessians: std::cell::Cell<usize>,
+}
+
+impl Objective for DiagonalOnly {
+    fn dim(&self) -> usize {
+        self.c.len()
+    }
+    fn value(&self, x: &[f64]) -> f64 {
+        self.c.iter().zip(x).map(|(c, x)| c * x * x).sum()
+    }
+    fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        for ((g, c), x) in grad.iter_mut().zip(&self.c).zip(x) {
+            *g = 2.0 * c * x;
+        }
+        self.value(x)
+    }
+    fn value_gradient_hessian(&self, _: &[f64], _: &mut [f64], _: &mut [f64]) -> f64 {
+        self.full_hessians.set(self.full_hessians.get() + 1);
+        panic!("the full Hessian was evaluated")
+    }
+    fn hessian_diagonal(&self, _: &[f64], diag: &mut [f64]) -> Option<()> {
+        for (d, c) in diag.iter_mut().zip(&self.c) {
+            *d = 2.0 * c;
+        }
+        Some(())
+    }
+}
+
+#[test]
+fn precond_uses_only_the_hessian_diagonal() {
+    use downhill::method::{HessianNeed, Method, Precond};
+    assert_eq!(
+        Precond::new(1.0, false).hessian_need(),
+        HessianNeed::Diagonal
+    );
+    assert_eq!(Newton::new(1.0).hessian_need(), HessianNeed::Full);
+    assert_eq!(Bfgs::new().hessian_need(), HessianNeed::None);
+    let f = DiagonalOnly {
+        c: vec![1.0, 100.0, 0.5],
+        full_hessians: Default::default(),
+    };
+    for mut method in [
+        Precond::new(1.0, false),
+        Precond::lightweight_newton(0.5),
+        Precond::new(1.0, true).with_line_search(LineSearchKind::Armijo),
+    ] {
+        let r = run(&f, &mut method, &[1.0, -2.0, 3.0], &Options::default()).unwrap();
+        assert_eq!(r.status, Status::Converged, "{}", r.method);
+        assert!(r.x.iter().all(|v| v.abs() < 1e-8), "{:?}", r.x);
+        // One diagonal per iterate, counted as a Hessian evaluation.
+        assert_eq!(r.evaluations.hess, r.iterations + 1);
+    }
+    assert_eq!(f.full_hessians.get(), 0);
+}
+
+#[test]
+fn precond_without_a_diagonal_takes_the_full_hessians_diagonal() {
+    use downhill::method::Precond;
+    // A formula has no separate diagonal: the driver evaluates the full
+    // Hessian and keeps its diagonal; off-diagonal terms are ignored.
+    let f = formula("x1^2 + 100*x2^2 + x1*x2");
+    let r = run(
+        &f,
+        &mut Precond::new(1.0, false),
+        &[1.0, 1.0],
+        &Options::book(1),
+    )
+    .unwrap();
+    // x - g / diag(H): g = (2 + 1, 200 + 1), diag(H) = (2, 200).
+    assert_eq!(r.x, vec![1.0 - 3.0 / 2.0, 1.0 - 201.0 / 200.0]);
+    assert_eq!(r.evaluations.hess, 2);
+}

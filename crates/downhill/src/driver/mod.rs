@@ -21,8 +21,8 @@ pub use options::{DivergenceReason, Options, Stall, Status};
 
 use serde::Serialize;
 
-use crate::method::{Method, State, StepFailure};
-use crate::objective::{Evaluations, Objective, Problem};
+use crate::method::{HessianNeed, Method, State, StepFailure};
+use crate::objective::{Evaluations, Objective, Problem, Variables};
 use crate::trace::{Record, Trace};
 
 /// Everything a finished run reports.
@@ -32,8 +32,9 @@ pub struct RunResult {
     pub method: String,
     /// Why the run stopped.
     pub status: Status,
-    /// Variable names, in order.
-    pub variables: Vec<String>,
+    /// Variable names, in order (reads as `&[String]`; the default names
+    /// are spelled out only when read).
+    pub variables: Variables,
     /// The start `x0`.
     pub x0: Vec<f64>,
     /// The last finite iterate (for a diverged run: the one before it left
@@ -114,7 +115,28 @@ pub fn run(
     run_observed(objective, method, x0, options, &mut |_: &State| {})
 }
 
+/// Records the trace reserves room for up front: short runs (the common
+/// case) never grow it, long ones grow it geometrically.
+const TRACE_RESERVE: usize = 64;
+
+/// `n` zeros. Small vectors come from `malloc` (calloc bypasses the
+/// allocator's per-thread cache); large ones from `calloc` (zero pages
+/// are mapped lazily, nothing is written).
+fn zeros(n: usize) -> Vec<f64> {
+    if n <= 512 {
+        let mut v = Vec::with_capacity(n);
+        v.resize(n, 0.0);
+        v
+    } else {
+        vec![0.0; n]
+    }
+}
+
 /// [`run`], calling `observer` at every accepted iterate.
+///
+/// Per run this allocates the two states (`x`, `∇f` and what the method
+/// needs of `∇²f`), the trace and the method's description; per iteration
+/// nothing beyond what the method and the trace policy need.
 pub fn run_observed(
     objective: &dyn Objective,
     method: &mut dyn Method,
@@ -129,40 +151,38 @@ pub fn run_observed(
             given: x0.len(),
         });
     }
-    if x0.iter().any(|v| !v.is_finite()) {
+    if !all_finite(x0) {
         return Err(RunError::NonFiniteStart);
     }
     options.validate()?;
 
     let problem = Problem::new(objective);
-    let needs_hessian = method.needs_hessian();
-    let mut state = State {
+    let need = method.hessian_need();
+    let new_state = |x: Vec<f64>, hess: Vec<f64>| State {
         iteration: 0,
-        x: x0.to_vec(),
+        x,
         f: 0.0,
-        grad: vec![0.0; n],
-        hess: if needs_hessian {
-            vec![0.0; n * n]
-        } else {
-            Vec::new()
-        },
+        grad: zeros(n),
+        hess,
     };
-    evaluate(&problem, &mut state, needs_hessian);
+    let mut state = new_state(x0.to_vec(), zeros(need.len(n)));
+    // The full matrix, for a diagonal the objective cannot give alone.
+    let mut full = Vec::new();
+    evaluate(&problem, &mut state, need, &mut full);
     if !state.f.is_finite() {
         return Err(RunError::NotFiniteAtStart { what: "value" });
     }
     if !all_finite(&state.grad) {
         return Err(RunError::NotFiniteAtStart { what: "gradient" });
     }
-    if needs_hessian && !all_finite(&state.hess) {
+    if !all_finite(&state.hess) {
         return Err(RunError::NotFiniteAtStart { what: "Hessian" });
     }
 
     let bound = options.divergence_bound(x0);
-    let variables = objective.variables();
+    let variables = objective.names();
     let mut trace = Trace::new(variables.clone(), options.trace);
-    // Short runs (the common case) then never grow the trace's vectors.
-    trace.reserve(options.max_iterations.saturating_add(1).min(256));
+    trace.reserve(options.max_iterations.saturating_add(1).min(TRACE_RESERVE));
     let mut grad_norm = norm(&state.grad);
     trace.push(Record {
         iteration: 0,
@@ -174,19 +194,24 @@ pub fn run_observed(
     });
     observer.observe(&state);
 
-    let mut x_next = vec![0.0; n];
-    // The evaluation at a candidate goes into a scratch state first, so the
-    // last good iterate survives a divergent step (candidate, then commit).
-    let mut candidate = state.clone();
+    let converged = |grad_norm: f64| options.grad_tol > 0.0 && grad_norm <= options.grad_tol;
+    let stagnation_tests = options.x_tol > 0.0 || options.f_tol > 0.0;
+    // The method writes x_{k+1} into the candidate, which is evaluated
+    // there before it becomes the state: the last good iterate survives a
+    // divergent step. The Hessian buffer moves from the state to the
+    // candidate once the step has used it (one `n × n` matrix per run).
+    let mut candidate = new_state(zeros(n), Vec::new());
+    let mut step_norm = 0.0;
+    let mut note = None;
     let status = loop {
-        if options.grad_tol > 0.0 && grad_norm <= options.grad_tol {
+        if converged(grad_norm) {
             break Status::Converged;
         }
         if state.iteration >= options.max_iterations {
             break Status::IterationLimit;
         }
         let iteration = state.iteration + 1;
-        let info = match method.step(&problem, &state, &mut x_next) {
+        let info = match method.step(&problem, &state, &mut candidate.x) {
             Ok(info) => info,
             // A line search that cannot decrease f even along -grad means
             // no representable step improves f: the run has stalled.
@@ -198,55 +223,74 @@ pub fn run_observed(
                 }
             }
         };
-        if !all_finite(&x_next) {
+        let (finite, largest) = finite_and_largest(&candidate.x);
+        if !finite {
             break Status::Diverged {
                 iteration,
                 reason: DivergenceReason::NonFiniteIterate,
             };
         }
-        let largest = x_next.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         if largest > bound {
             break Status::Diverged {
                 iteration,
                 reason: DivergenceReason::OutOfBounds { largest, bound },
             };
         }
-        candidate.x.copy_from_slice(&x_next);
         candidate.iteration = iteration;
-        evaluate(&problem, &mut candidate, needs_hessian);
-        if !candidate.f.is_finite() || !all_finite(&candidate.grad) {
+        std::mem::swap(&mut candidate.hess, &mut state.hess);
+        evaluate(&problem, &mut candidate, need, &mut full);
+        // A finite sum of squares means a finite gradient; otherwise look
+        // closer (finite components may overflow when squared).
+        let candidate_norm = norm(&candidate.grad);
+        if !candidate.f.is_finite() || (!candidate_norm.is_finite() && !all_finite(&candidate.grad))
+        {
             break Status::Diverged {
                 iteration,
                 reason: DivergenceReason::NonFiniteValue,
             };
         }
-        let step_norm = distance(&candidate.x, &state.x);
+        step_norm = distance(&candidate.x, &state.x);
+        note = info.note;
         std::mem::swap(&mut state, &mut candidate);
-        grad_norm = norm(&state.grad);
-        trace.push(Record {
-            iteration: state.iteration,
-            x: &state.x,
-            f: state.f,
-            grad_norm,
-            step_norm,
-            note: info.note,
-        });
+        grad_norm = candidate_norm;
+        if trace.keeps(iteration) {
+            trace.push(Record {
+                iteration,
+                x: &state.x,
+                f: state.f,
+                grad_norm,
+                step_norm,
+                note,
+            });
+        } else {
+            trace.skip(iteration);
+        }
         observer.observe(&state);
         // Stagnation (scipy's and Optim.jl's x and f tests), after the
         // gradient test had its chance at the next loop start.
-        if !(options.grad_tol > 0.0 && grad_norm <= options.grad_tol) {
+        if stagnation_tests && !converged(grad_norm) {
             if let Some(stall) = options.stagnation(&candidate, &state) {
                 break Status::Stalled(stall);
             }
         }
     };
-    trace.finish();
+    trace.finish_with(Record {
+        iteration: state.iteration,
+        x: &state.x,
+        f: state.f,
+        grad_norm,
+        step_norm,
+        note,
+    });
 
+    // The candidate's x is free now: it carries x0 into the result.
+    let mut start = candidate.x;
+    start.copy_from_slice(x0);
     Ok(RunResult {
         method: method.describe(),
         status,
         variables,
-        x0: x0.to_vec(),
+        x0: start,
         x: state.x,
         f: state.f,
         grad_norm,
@@ -256,16 +300,35 @@ pub fn run_observed(
     })
 }
 
-fn evaluate(problem: &Problem<'_>, state: &mut State, with_hessian: bool) {
-    state.f = if with_hessian {
-        problem.value_gradient_hessian(&state.x, &mut state.grad, &mut state.hess)
-    } else {
-        problem.value_gradient(&state.x, &mut state.grad)
+fn evaluate(problem: &Problem<'_>, state: &mut State, need: HessianNeed, full: &mut Vec<f64>) {
+    state.f = match need {
+        HessianNeed::None => problem.value_gradient(&state.x, &mut state.grad),
+        HessianNeed::Diagonal => problem.value_gradient_hessian_diagonal(
+            &state.x,
+            &mut state.grad,
+            &mut state.hess,
+            full,
+        ),
+        HessianNeed::Full => {
+            problem.value_gradient_hessian(&state.x, &mut state.grad, &mut state.hess)
+        }
     };
 }
 
 fn all_finite(v: &[f64]) -> bool {
     v.iter().all(|x| x.is_finite())
+}
+
+/// Whether every component is finite, and `‖v‖∞` (meaningful if so).
+#[inline]
+fn finite_and_largest(v: &[f64]) -> (bool, f64) {
+    let mut finite = true;
+    let mut largest = 0.0_f64;
+    for x in v {
+        finite &= x.is_finite();
+        largest = largest.max(x.abs());
+    }
+    (finite, largest)
 }
 
 /// Euclidean norm `‖v‖₂`.

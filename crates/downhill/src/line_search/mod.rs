@@ -146,6 +146,7 @@ impl<'a, 'o> Ray<'a, 'o> {
 
     /// [`Ray::new`] with buffers from an earlier ray (no allocation when they
     /// already have the right size).
+    #[inline]
     pub fn reusing(
         problem: &'a Problem<'o>,
         x: &'a [f64],
@@ -159,8 +160,10 @@ impl<'a, 'o> Ray<'a, 'o> {
             mut point,
             mut gradient,
         } = buffers;
-        point.resize(n, 0.0);
-        gradient.resize(n, 0.0);
+        if point.len() != n || gradient.len() != n {
+            point.resize(n, 0.0);
+            gradient.resize(n, 0.0);
+        }
         Ray {
             problem,
             origin: x,
@@ -172,6 +175,7 @@ impl<'a, 'o> Ray<'a, 'o> {
     }
 
     /// Gives the work buffers back for the next ray.
+    #[inline]
     pub fn into_buffers(self) -> RayBuffers {
         RayBuffers {
             point: self.point,

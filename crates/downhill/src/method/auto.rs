@@ -10,7 +10,7 @@
 
 use super::descent::{advance, LineSearchKind};
 use super::newton::{newton_direction, HessianRepair};
-use super::{Lbfgs, Method, State, StepFailure, StepInfo};
+use super::{HessianNeed, Lbfgs, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Largest dimension for which the default uses Newton's method.
@@ -29,8 +29,8 @@ impl Method for RobustNewton {
         "Newton's method (hessian shift, line search wolfe)".into()
     }
 
-    fn needs_hessian(&self) -> bool {
-        true
+    fn hessian_need(&self) -> HessianNeed {
+        HessianNeed::Full
     }
 
     fn step(

@@ -96,6 +96,7 @@ pub(crate) fn advance(
 
 /// [`advance`] reusing a method's line-search buffers: no allocation per step.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn advance_with(
     problem: &Problem<'_>,
     state: &State,
@@ -110,6 +111,25 @@ pub(crate) fn advance_with(
         move_along(&state.x, direction, eta, x_next);
         return Ok(StepInfo { note });
     }
+    search_along(
+        problem, state, direction, eta, search, note, x_next, buffers,
+    )
+}
+
+/// The line-search half of [`advance_with`] (kept out of line so the fixed
+/// step inlines into the methods).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn search_along(
+    problem: &Problem<'_>,
+    state: &State,
+    direction: &mut [f64],
+    eta: f64,
+    search: LineSearchKind,
+    note: Option<&'static str>,
+    x_next: &mut [f64],
+    buffers: &mut RayBuffers,
+) -> Result<StepInfo, StepFailure> {
     let mut note = note;
     let mut slope = dot(&state.grad, direction);
     if slope.is_nan() || slope >= 0.0 {
@@ -162,6 +182,7 @@ fn is_steepest(grad: &[f64], direction: &[f64]) -> bool {
 }
 
 /// `a · b`.
+#[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| p * q).sum()
 }

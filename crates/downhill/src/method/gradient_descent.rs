@@ -7,7 +7,7 @@
 //! `f(x) = x²` from `x0 = 10`, `η = 0.2` gives `x10 = 10·0.6¹⁰ = 0.060466`.
 
 use super::descent::{advance_with, LineSearchKind};
-use super::{Method, State, StepFailure, StepInfo};
+use super::{push_number, Method, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
@@ -50,14 +50,18 @@ impl GradientDescent {
 
 impl Method for GradientDescent {
     fn describe(&self) -> String {
+        let mut text = String::with_capacity(64);
         match self.line_search {
-            LineSearchKind::None => format!("gradient descent (eta = {})", self.eta),
-            search => format!(
-                "gradient descent (line search {}, first trial step {})",
-                search.name(),
-                self.eta
-            ),
+            LineSearchKind::None => text.push_str("gradient descent (eta = "),
+            search => {
+                text.push_str("gradient descent (line search ");
+                text.push_str(search.name());
+                text.push_str(", first trial step ");
+            }
         }
+        push_number(&mut text, self.eta);
+        text.push(')');
+        text
     }
 
     fn step(

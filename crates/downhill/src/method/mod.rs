@@ -41,8 +41,9 @@ pub struct State {
     pub f: f64,
     /// `∇f(x_k)`.
     pub grad: Vec<f64>,
-    /// `∇²f(x_k)` row-major, evaluated only for methods that
-    /// [need it](Method::needs_hessian); empty otherwise.
+    /// What the method [asked for](Method::hessian_need) of `∇²f(x_k)`:
+    /// the `n × n` matrix row-major ([`HessianNeed::Full`]), its `n`
+    /// diagonal entries ([`HessianNeed::Diagonal`]), or nothing (empty).
     pub hess: Vec<f64>,
 }
 
@@ -74,14 +75,41 @@ pub struct StepInfo {
     pub note: Option<&'static str>,
 }
 
+/// How much of `∇²f` a method needs at every iterate: the driver evaluates
+/// and stores only that, so memory stays O(n) unless the matrix is needed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HessianNeed {
+    /// No second derivatives (gradient methods, quasi-Newton).
+    #[default]
+    None,
+    /// The diagonal `∇²f_ii` only (diagonal preconditioning): taken from
+    /// [`Objective::hessian_diagonal`](crate::objective::Objective::hessian_diagonal)
+    /// when the objective has it, else from the full matrix.
+    Diagonal,
+    /// The full `n × n` matrix (Newton).
+    Full,
+}
+
+impl HessianNeed {
+    /// Number of entries [`State::hess`] holds for `n` variables.
+    pub fn len(self, n: usize) -> usize {
+        match self {
+            HessianNeed::None => 0,
+            HessianNeed::Diagonal => n,
+            HessianNeed::Full => n * n,
+        }
+    }
+}
+
 /// An iterative minimization method: `x_{k+1} = step(x_k, state)`.
 pub trait Method {
     /// A short description with parameters, e.g. `gradient descent (eta = 0.2)`.
     fn describe(&self) -> String;
 
-    /// Whether the driver must evaluate `∇²f` at every iterate.
-    fn needs_hessian(&self) -> bool {
-        false
+    /// How much of `∇²f` the driver must evaluate at every iterate
+    /// (into [`State::hess`]).
+    fn hessian_need(&self) -> HessianNeed {
+        HessianNeed::None
     }
 
     /// Writes `x_{k+1}` into `x_next` (same length as `state.x`). May evaluate
@@ -94,6 +122,18 @@ pub trait Method {
     ) -> Result<StepInfo, StepFailure>;
 }
 
+/// Appends `v` exactly as `{}` formats it; integral values (the common
+/// `eta = 1`) skip the float formatting machinery, so a run's description
+/// costs little next to a short run.
+pub(crate) fn push_number(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
 /// Per-run state of a stateful method (momentum's velocity, AdaGrad's sums,
 /// ...): zeroed at the start of every run (`state.iteration == 0`) or when
 /// the dimension changes, so one method value can serve several runs.
@@ -103,6 +143,34 @@ pub(crate) fn reset_per_run(buffers: &mut [&mut Vec<f64>], state: &State) {
         for buffer in buffers.iter_mut() {
             buffer.clear();
             buffer.resize(n, 0.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    #[test]
+    fn push_number_matches_display() {
+        for v in [
+            1.0,
+            0.0,
+            -0.0,
+            -3.0,
+            0.5,
+            0.01,
+            1e-6,
+            1e14,
+            999_999_999_999_999.0,
+            1e15,
+            1e300,
+            -2.5e-300,
+            f64::INFINITY,
+            f64::NAN,
+            123_456.789,
+        ] {
+            let mut out = String::new();
+            super::push_number(&mut out, v);
+            assert_eq!(out, format!("{v}"), "{v:?}");
         }
     }
 }

@@ -25,8 +25,9 @@ use faer::linalg::lu::partial_pivoting as lu;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{ColMut, Conj, MatMut, MatRef, Par};
 
-use super::descent::{advance, LineSearchKind};
-use super::{Method, State, StepFailure, StepInfo};
+use super::descent::{advance_with, LineSearchKind};
+use super::{push_number, HessianNeed, Method, State, StepFailure, StepInfo};
+use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
 /// How Newton's method treats a Hessian that is not positive definite.
@@ -80,6 +81,7 @@ pub struct Newton {
     /// Factorization buffers and the direction, reused from step to step.
     solver: NewtonSolver,
     direction: Vec<f64>,
+    buffers: RayBuffers,
 }
 
 impl Newton {
@@ -91,6 +93,7 @@ impl Newton {
             line_search: LineSearchKind::None,
             solver: NewtonSolver::new(),
             direction: Vec::new(),
+            buffers: RayBuffers::default(),
         }
     }
 
@@ -374,16 +377,12 @@ impl NewtonSolver {
         let n = grad.len();
         assert_eq!(hess.len(), n * n, "the Hessian must be n × n");
         assert_eq!(direction.len(), n, "the direction must have n components");
+        // Positive definite: no repair needed whatever `repair` says.
         if n <= SMALL_MAX_DIM
             && repair != HessianRepair::Abs
-            && hess.iter().all(|h| h.is_finite())
-            && small_cholesky_solve(hess, grad, direction)
+            && small_newton_direction(hess, grad, direction)
         {
-            // Positive definite: no repair needed whatever `repair` says.
-            direction.iter_mut().for_each(|d| *d = -*d);
-            if direction.iter().all(|d| d.is_finite()) {
-                return Ok(None);
-            }
+            return Ok(None);
         }
         self.prepare(n, repair);
         if !self.load(hess) {
@@ -423,43 +422,100 @@ const SMALL_MAX_DIM: usize = 4;
 /// Solves `H p = g` by a Cholesky factorization `H = L Lᵀ` of the lower
 /// triangle, in stack arrays, for `n ≤ SMALL_MAX_DIM`; writes `p` into `out`.
 /// False (and `out` unspecified) when `H` is not positive definite.
+#[cfg(test)]
 fn small_cholesky_solve(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
-    const M: usize = SMALL_MAX_DIM;
-    let n = grad.len();
-    let mut l = [0.0_f64; M * M];
-    for j in 0..n {
-        let mut d = hess[j * n + j];
+    match grad.len() {
+        1 => cholesky_solve_fixed::<1>(hess, grad, out),
+        2 => cholesky_solve_fixed::<2>(hess, grad, out),
+        3 => cholesky_solve_fixed::<3>(hess, grad, out),
+        4 => cholesky_solve_fixed::<4>(hess, grad, out),
+        _ => false,
+    }
+}
+
+/// The Newton direction `d = −H⁻¹ g` for a finite, positive-definite `H`
+/// of `n ≤ SMALL_MAX_DIM` variables, on the stack; false (and `direction`
+/// unspecified) when `H` is not finite, not positive definite, or `d` is
+/// not finite.
+fn small_newton_direction(hess: &[f64], grad: &[f64], direction: &mut [f64]) -> bool {
+    match grad.len() {
+        1 => newton_direction_fixed::<1>(hess, grad, direction),
+        2 => newton_direction_fixed::<2>(hess, grad, direction),
+        3 => newton_direction_fixed::<3>(hess, grad, direction),
+        4 => newton_direction_fixed::<4>(hess, grad, direction),
+        _ => false,
+    }
+}
+
+#[inline]
+fn newton_direction_fixed<const N: usize>(
+    hess: &[f64],
+    grad: &[f64],
+    direction: &mut [f64],
+) -> bool {
+    if hess.len() != N * N || direction.len() != N {
+        return false;
+    }
+    // x·0 is 0 for finite x and NaN otherwise (no early exit: unrolls).
+    if hess.iter().fold(0.0, |bad, h| bad + h * 0.0).is_nan() {
+        return false;
+    }
+    if !cholesky_solve_fixed::<N>(hess, grad, direction) {
+        return false;
+    }
+    let mut bad = 0.0;
+    for d in direction.iter_mut() {
+        *d = -*d;
+        bad += *d * 0.0;
+    }
+    !bad.is_nan()
+}
+
+/// [`small_cholesky_solve`] for `N` variables: the loops have constant
+/// bounds and unroll (the arithmetic and its order are the same for every `N`).
+#[inline]
+#[allow(clippy::needless_range_loop)] // indices as in the textbook algorithm
+fn cholesky_solve_fixed<const N: usize>(hess: &[f64], grad: &[f64], out: &mut [f64]) -> bool {
+    let (Ok(grad), Ok(out)) = (<&[f64; N]>::try_from(grad), <&mut [f64; N]>::try_from(out)) else {
+        return false;
+    };
+    if hess.len() != N * N {
+        return false;
+    }
+    let mut l = [[0.0_f64; N]; N];
+    for j in 0..N {
+        let mut d = hess[j * N + j];
         for k in 0..j {
-            d -= l[j * M + k] * l[j * M + k];
+            d -= l[j][k] * l[j][k];
         }
         if d.is_nan() || d <= 0.0 {
             return false;
         }
         let pivot = d.sqrt();
-        l[j * M + j] = pivot;
-        for i in j + 1..n {
-            let mut v = hess[i * n + j];
+        l[j][j] = pivot;
+        for i in j + 1..N {
+            let mut v = hess[i * N + j];
             for k in 0..j {
-                v -= l[i * M + k] * l[j * M + k];
+                v -= l[i][k] * l[j][k];
             }
-            l[i * M + j] = v / pivot;
+            l[i][j] = v / pivot;
         }
     }
     // L y = g, then Lᵀ p = y.
-    let mut y = [0.0_f64; M];
-    for i in 0..n {
+    let mut y = [0.0_f64; N];
+    for i in 0..N {
         let mut v = grad[i];
         for k in 0..i {
-            v -= l[i * M + k] * y[k];
+            v -= l[i][k] * y[k];
         }
-        y[i] = v / l[i * M + i];
+        y[i] = v / l[i][i];
     }
-    for i in (0..n).rev() {
+    for i in (0..N).rev() {
         let mut v = y[i];
-        for k in i + 1..n {
-            v -= l[k * M + i] * out[k];
+        for k in i + 1..N {
+            v -= l[k][i] * out[k];
         }
-        out[i] = v / l[i * M + i];
+        out[i] = v / l[i][i];
     }
     true
 }
@@ -496,19 +552,23 @@ pub(crate) fn newton_direction(
 
 impl Method for Newton {
     fn describe(&self) -> String {
-        let mut text = format!("Newton's method (eta = {}", self.eta);
+        let mut text = String::with_capacity(64);
+        text.push_str("Newton's method (eta = ");
+        push_number(&mut text, self.eta);
         if self.repair != HessianRepair::Exact {
-            text.push_str(&format!(", hessian {}", self.repair.name()));
+            text.push_str(", hessian ");
+            text.push_str(self.repair.name());
         }
         if self.line_search != LineSearchKind::None {
-            text.push_str(&format!(", line search {}", self.line_search.name()));
+            text.push_str(", line search ");
+            text.push_str(self.line_search.name());
         }
         text.push(')');
         text
     }
 
-    fn needs_hessian(&self) -> bool {
-        true
+    fn hessian_need(&self) -> HessianNeed {
+        HessianNeed::Full
     }
 
     fn step(
@@ -531,11 +591,13 @@ impl Method for Newton {
             x_next[0] = state.x[0] - self.eta * state.grad[0] / h;
             return Ok(StepInfo::default());
         }
-        self.direction.resize(state.x.len(), 0.0);
+        if self.direction.len() != state.x.len() {
+            self.direction.resize(state.x.len(), 0.0);
+        }
         let note =
             self.solver
                 .direction(&state.hess, &state.grad, self.repair, &mut self.direction)?;
-        advance(
+        advance_with(
             problem,
             state,
             &mut self.direction,
@@ -543,6 +605,7 @@ impl Method for Newton {
             self.line_search,
             note,
             x_next,
+            &mut self.buffers,
         )
     }
 }

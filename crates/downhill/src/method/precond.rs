@@ -25,10 +25,12 @@
 //!   (`f = −20.111443`).
 //!
 //! A non-finite diagonal entry is [`StepFailure::NonFiniteHessian`] in both
-//! variants. Off-diagonal entries are ignored.
+//! variants. Only the diagonal is evaluated ([`HessianNeed::Diagonal`]):
+//! from [`Objective::hessian_diagonal`](crate::objective::Objective::hessian_diagonal)
+//! when the objective has it, so memory stays O(n).
 
 use super::descent::{advance_with, LineSearchKind};
-use super::{Method, State, StepFailure, StepInfo};
+use super::{HessianNeed, Method, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
@@ -109,8 +111,8 @@ impl Method for Precond {
         }
     }
 
-    fn needs_hessian(&self) -> bool {
-        true
+    fn hessian_need(&self) -> HessianNeed {
+        HessianNeed::Diagonal
     }
 
     fn step(
@@ -119,9 +121,10 @@ impl Method for Precond {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let n = state.x.len();
         let searching = self.line_search != LineSearchKind::None;
-        let diagonal = state.hess.iter().step_by(n + 1);
+        // The driver evaluates only the diagonal (`HessianNeed::Diagonal`).
+        let diagonal = &state.hess;
+        debug_assert_eq!(diagonal.len(), state.x.len());
         for (((next, x), g), &h) in x_next
             .iter_mut()
             .zip(&state.x)

@@ -48,12 +48,15 @@ impl Previous {
         if state.iteration == 0 || self.x.len() != state.x.len() {
             return false;
         }
-        self.s.clear();
-        self.s
-            .extend(state.x.iter().zip(&self.x).map(|(a, b)| a - b));
-        self.y.clear();
-        self.y
-            .extend(state.grad.iter().zip(&self.grad).map(|(a, b)| a - b));
+        let n = state.x.len();
+        self.s.resize(n, 0.0);
+        self.y.resize(n, 0.0);
+        for ((s, a), b) in self.s.iter_mut().zip(&state.x).zip(&self.x) {
+            *s = a - b;
+        }
+        for ((y, a), b) in self.y.iter_mut().zip(&state.grad).zip(&self.grad) {
+            *y = a - b;
+        }
         true
     }
 
@@ -119,17 +122,56 @@ impl Bfgs {
 /// `B ← (I − ρ s yᵀ) B (I − ρ y sᵀ) + ρ s sᵀ`, expanded so it costs O(n²):
 /// `B + ρ²(yᵀBy + 1/ρ) s sᵀ − ρ (B y sᵀ + s yᵀB)`; `by` is scratch.
 fn bfgs_update(inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
-    let n = s.len();
+    match s.len() {
+        0 => by.clear(),
+        1 => bfgs_update_fixed::<1>(inverse, by, s, y),
+        2 => bfgs_update_fixed::<2>(inverse, by, s, y),
+        3 => bfgs_update_fixed::<3>(inverse, by, s, y),
+        4 => bfgs_update_fixed::<4>(inverse, by, s, y),
+        n => bfgs_update_n(n, inverse, by, s, y),
+    }
+}
+
+/// [`bfgs_update`] with the dimension a constant (small `n`: the loops
+/// unroll; the arithmetic and its order are those of every `n`).
+#[inline]
+fn bfgs_update_fixed<const N: usize>(inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
+    bfgs_update_n(N, inverse, by, s, y)
+}
+
+#[inline(always)]
+fn bfgs_update_n(n: usize, inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
+    let (inverse, s, y) = (&mut inverse[..n * n], &s[..n], &y[..n]);
     let rho = 1.0 / dot(y, s);
     by.clear();
-    by.extend((0..n).map(|i| dot(&inverse[i * n..(i + 1) * n], y)));
+    by.extend(inverse.chunks_exact(n).map(|row| dot(row, y)));
+    let by = &by[..n];
     let yby = dot(y, by);
     let coefficient = rho * rho * yby + rho;
-    for i in 0..n {
-        for j in 0..n {
-            inverse[i * n + j] += coefficient * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
+    for (i, row) in inverse.chunks_exact_mut(n).enumerate() {
+        for (j, b) in row.iter_mut().enumerate() {
+            *b += coefficient * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
         }
     }
+}
+
+/// `out = −B g` for `B` row-major `n × n`, `n = g.len()`.
+fn minus_product(inverse: &[f64], g: &[f64], out: &mut Vec<f64>) {
+    match g.len() {
+        0 => out.clear(),
+        1 => minus_product_n(1, inverse, g, out),
+        2 => minus_product_n(2, inverse, g, out),
+        3 => minus_product_n(3, inverse, g, out),
+        4 => minus_product_n(4, inverse, g, out),
+        n => minus_product_n(n, inverse, g, out),
+    }
+}
+
+#[inline(always)]
+fn minus_product_n(n: usize, inverse: &[f64], g: &[f64], out: &mut Vec<f64>) {
+    let g = &g[..n];
+    out.clear();
+    out.extend(inverse[..n * n].chunks_exact(n).map(|row| -dot(row, g)));
 }
 
 impl Default for Bfgs {
@@ -140,7 +182,7 @@ impl Default for Bfgs {
 
 impl Method for Bfgs {
     fn describe(&self) -> String {
-        format!("BFGS (line search {})", self.line_search.name())
+        ["BFGS (line search ", self.line_search.name(), ")"].concat()
     }
 
     fn step(
@@ -167,9 +209,7 @@ impl Method for Bfgs {
             }
             bfgs_update(&mut self.inverse, &mut self.scratch, s, y);
         }
-        self.direction.clear();
-        self.direction
-            .extend((0..n).map(|i| -dot(&self.inverse[i * n..(i + 1) * n], &state.grad)));
+        minus_product(&self.inverse, &state.grad, &mut self.direction);
         let result = advance_with(
             problem,
             state,
