@@ -20,6 +20,7 @@
 //! [`value`], so values agree bit for bit across modes.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use super::local::{
     pow_local, powf_derivatives, powi, powi_derivatives, takes_second, unary_local, unary_value,
@@ -56,8 +57,7 @@ fn output_register(tape: &Tape) -> Result<usize, f64> {
 /// The value of one instruction in plain `f64`: the reference arithmetic
 /// every other mode reproduces bit for bit.
 #[inline(always)]
-fn op_value(op: Op, registers: &[f64]) -> f64 {
-    let r = |register: Reg| registers[register as usize];
+fn op_value(op: Op, r: impl Fn(Reg) -> f64) -> f64 {
     match op {
         Op::Const(c) => c,
         Op::Neg(a) => -r(a),
@@ -95,16 +95,36 @@ pub(crate) fn value(tape: &Tape, x: &[f64]) -> f64 {
         Ok(register) => register,
         Err(value) => return value,
     };
-    let inputs = tape.inputs();
-    with_scratch(tape.registers(), |registers| {
-        for (slot, &variable) in registers.iter_mut().zip(tape.active()) {
-            *slot = x[variable];
+    let count = tape.registers();
+    if count <= STACK_REGISTERS {
+        let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+        value_sweep(tape, x, &mut values, output)
+    } else {
+        with_scratch(count, |values| {
+            value_sweep(tape, x, as_uninit(values), output)
+        })
+    }
+}
+
+/// One plain sweep over `values` (at least [`Tape::registers`]); returns
+/// register `output`.
+#[inline(always)]
+fn value_sweep(tape: &Tape, x: &[f64], values: &mut [MaybeUninit<f64>], output: usize) -> f64 {
+    let (inputs, count) = (tape.inputs(), tape.registers());
+    assert!(values.len() >= count && output < count);
+    for (slot, &variable) in values.iter_mut().zip(tape.active()) {
+        slot.write(x[variable]);
+    }
+    for (k, &op) in tape.ops().iter().enumerate() {
+        // SAFETY: `values` has `count` registers; inputs are stored above
+        // and instruction `k` reads only registers below `inputs + k`.
+        unsafe {
+            let v = op_value(op, |r| read(values, r));
+            values.get_unchecked_mut(inputs + k).write(v);
         }
-        for (k, &op) in tape.ops().iter().enumerate() {
-            registers[inputs + k] = op_value(op, registers);
-        }
-        registers[output]
-    })
+    }
+    // SAFETY: `output < count`, and every register has been written.
+    unsafe { read(values, output as Reg) }
 }
 
 /// `f(x)` and its gradient (lengths checked by the caller).
@@ -122,12 +142,43 @@ pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f6
     }
 }
 
-/// Forward mode with `N` tangents. Values and tangents are kept in
-/// separate arrays, each always read and written whole (mixing partial and
-/// whole accesses to one register defeats the CPU's store forwarding).
+/// Tapes with at most this many registers keep them in arrays on the
+/// stack (no thread-local lookup, no borrow flag); larger ones use the
+/// thread's scratch buffer.
+const STACK_REGISTERS: usize = 32;
+
+/// Views initialized numbers as possibly uninitialized storage, so that the
+/// stack arrays and the scratch buffer share one sweep.
+#[inline(always)]
+fn as_uninit<T>(slice: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and the sweeps only
+    // ever write initialized values through the view.
+    unsafe { &mut *(slice as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
+/// Register `r` of `file`.
+///
+/// Hand-written unchecked access because the bounds checks and branches
+/// are a measurable part of a small tape's cost, and the compiler cannot
+/// prove them away.
+///
+/// # Safety
+///
+/// `r < file.len()`, and register `r` has been written. Both hold for every
+/// operand of a [`Tape`] instruction when `file` has
+/// [`Tape::registers`] entries and the inputs and earlier instructions have
+/// been stored: the compiler only emits operands below the instruction's own
+/// register ([`Tape::is_well_formed`]).
+#[inline(always)]
+unsafe fn read<T: Copy>(file: &[MaybeUninit<T>], r: Reg) -> T {
+    debug_assert!((r as usize) < file.len());
+    // SAFETY: the caller's contract.
+    unsafe { file.get_unchecked(r as usize).assume_init() }
+}
+
+/// Forward mode with `N` tangents, registers on the stack for small tapes.
 fn forward_gradient<const N: usize>(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
-    let inputs = tape.inputs();
-    debug_assert_eq!(inputs, N);
+    debug_assert_eq!(tape.inputs(), N);
     let output = match output_register(tape) {
         Ok(register) => register,
         Err(value) => {
@@ -136,43 +187,65 @@ fn forward_gradient<const N: usize>(tape: &Tape, x: &[f64], gradient: &mut [f64]
         }
     };
     let count = tape.registers();
-    let (value, tangent) = with_scratch(count * (N + 1), |buffer| {
-        let (values, rest) = buffer.split_at_mut(count);
-        let (tangents, _) = rest.as_chunks_mut::<N>();
-        load_inputs::<N>(tape, x, values);
-        // The previous instruction's result also stays in registers, so the
-        // common chain "use the result just computed" does not wait for a
-        // store-to-load round trip through memory. (Measured: a gain from
-        // two variables on; with one, where tapes are dominated by library
-        // calls that clobber registers, a loss, so it is off there.)
-        let mut last = (Reg::MAX, 0.0, [0.0; N]);
-        for (k, &op) in tape.ops().iter().enumerate() {
-            let (v, t) = tangent_op(op, values, tangents, last);
-            let register = inputs + k;
-            values[register] = v;
-            tangents[register] = t;
-            if N >= 2 {
-                last = (register as Reg, v, t);
-            }
-        }
-        if last.0 as usize == output {
-            (last.1, last.2)
-        } else {
-            (values[output], tangent_of(tangents, output as Reg))
-        }
-    });
+    let (value, tangent) = if count <= STACK_REGISTERS {
+        let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+        let mut tangents = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
+        forward_sweep::<N>(tape, x, &mut values, &mut tangents, output)
+    } else {
+        with_scratch(count * (N + 1), |buffer| {
+            let (values, rest) = buffer.split_at_mut(count);
+            let (tangents, _) = rest.as_chunks_mut::<N>();
+            forward_sweep::<N>(tape, x, as_uninit(values), as_uninit(tangents), output)
+        })
+    };
     store_gradient(tape, &tangent, gradient);
     value
 }
 
+/// One forward sweep over registers `values` and `tangents` (at least
+/// [`Tape::registers`] each); returns the value and tangent of `output`.
+/// Values and tangents are kept in separate arrays, each always read and
+/// written whole (mixing partial and whole accesses to one register
+/// defeats the CPU's store forwarding); the inputs' unit tangents are
+/// stored whole too.
+#[inline(always)]
+fn forward_sweep<const N: usize>(
+    tape: &Tape,
+    x: &[f64],
+    values: &mut [MaybeUninit<f64>],
+    tangents: &mut [MaybeUninit<[f64; N]>],
+    output: usize,
+) -> (f64, [f64; N]) {
+    let count = tape.registers();
+    assert!(values.len() >= count && tangents.len() >= count && output < count);
+    load_inputs::<N>(tape, x, values);
+    for (i, tangent) in tangents[..N].iter_mut().enumerate() {
+        tangent.write(std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 }));
+    }
+    for (k, &op) in tape.ops().iter().enumerate() {
+        // SAFETY: both files have `count` registers; inputs are stored
+        // above and instruction `k` reads only registers below `N + k`.
+        let (v, t) = unsafe { tangent_op::<N>(op, |r| read(values, r), |r| read(tangents, r)) };
+        // SAFETY: `N + k < count`.
+        unsafe {
+            values.get_unchecked_mut(N + k).write(v);
+            tangents.get_unchecked_mut(N + k).write(t);
+        }
+    }
+    // SAFETY: `output < count`, and every register has been written.
+    unsafe { (read(values, output as Reg), read(tangents, output as Reg)) }
+}
+
 /// Copies the `N` active coordinates of `x` into the first registers.
 #[inline(always)]
-fn load_inputs<const N: usize>(tape: &Tape, x: &[f64], values: &mut [f64]) {
+fn load_inputs<const N: usize>(tape: &Tape, x: &[f64], values: &mut [MaybeUninit<f64>]) {
     if tape.all_active() {
-        values[..N].copy_from_slice(&x[..N]);
+        for (slot, &xi) in values[..N].iter_mut().zip(&x[..N]) {
+            slot.write(xi);
+        }
     } else {
-        for (slot, &variable) in values.iter_mut().zip(tape.active()) {
-            *slot = x[variable];
+        for (slot, &variable) in values[..N].iter_mut().zip(tape.active()) {
+            slot.write(x[variable]);
         }
     }
 }
@@ -190,42 +263,14 @@ fn store_gradient<const N: usize>(tape: &Tape, partials: &[f64; N], gradient: &m
     }
 }
 
-/// The tangent of `register`: a unit vector for an input (computed, never
-/// stored: storing it in pieces and loading it whole would stall the
-/// CPU's store forwarding), else the stored one.
-#[inline(always)]
-fn tangent_of<const N: usize>(tangents: &[[f64; N]], register: Reg) -> [f64; N] {
-    let register = register as usize;
-    if register < N {
-        std::array::from_fn(|j| if j == register { 1.0 } else { 0.0 })
-    } else {
-        tangents[register]
-    }
-}
-
-/// One instruction on values with tangents: the value and the tangent of
-/// the result.
+/// One instruction on values with tangents (`v` and `t` load an operand's
+/// value and tangent): the value and the tangent of the result.
 #[inline(always)]
 fn tangent_op<const N: usize>(
     op: Op,
-    values: &[f64],
-    tangents: &[[f64; N]],
-    last: (Reg, f64, [f64; N]),
+    v: impl Fn(Reg) -> f64,
+    t: impl Fn(Reg) -> [f64; N],
 ) -> (f64, [f64; N]) {
-    let v = |register: Reg| {
-        if register == last.0 {
-            last.1
-        } else {
-            values[register as usize]
-        }
-    };
-    let t = |register: Reg| {
-        if register == last.0 {
-            last.2
-        } else {
-            tangent_of(tangents, register)
-        }
-    };
     // The chain rule through one operand.
     let scaled = |register: Reg, slope: f64| t(register).map(|d| d * slope);
     match op {
@@ -344,7 +389,7 @@ fn reverse_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
 #[inline(always)]
 fn partials(op: Op, values: &[f64]) -> (f64, f64, f64) {
     let r = |register: Reg| values[register as usize];
-    let v = op_value(op, values);
+    let v = op_value(op, r);
     let (da, db) = match op {
         Op::Const(_) => (0.0, 0.0),
         Op::Neg(_) | Op::CSub(..) => (-1.0, 0.0),
@@ -464,7 +509,7 @@ impl<const N: usize, const T: usize> Jet<N, T> {
 }
 
 /// Second-order forward mode for `N` active variables, on [`Jet`]
-/// registers in the scratch buffer.
+/// registers (on the stack for small tapes).
 fn fixed_hessian<const N: usize, const T: usize>(
     tape: &Tape,
     x: &[f64],
@@ -481,58 +526,35 @@ fn fixed_hessian<const N: usize, const T: usize>(
         }
     };
     let count = tape.registers();
-    // Values, gradients and Hessians in separate arrays, each part always
-    // read and written whole (see `forward_gradient`).
-    let result = with_scratch(count * (1 + N + T), |buffer| {
-        let (values, rest) = buffer.split_at_mut(count);
-        let (gradients, rest) = rest.split_at_mut(count * N);
-        let (gradients, _) = gradients.as_chunks_mut::<N>();
-        let (hessians, _) = rest.as_chunks_mut::<T>();
-        load_inputs::<N>(tape, x, values);
-        // Inputs' derivative parts are computed, not stored (`tangent_of`).
-        let load = |values: &[f64], gradients: &[[f64; N]], hessians: &[[f64; T]], r: Reg| {
-            let r = r as usize;
-            if r < N {
-                Jet {
-                    v: values[r],
-                    g: std::array::from_fn(|j| if j == r { 1.0 } else { 0.0 }),
-                    h: [0.0; T],
-                }
-            } else {
-                Jet {
-                    v: values[r],
-                    g: gradients[r],
-                    h: hessians[r],
-                }
-            }
-        };
-        // As in `forward_gradient`, the previous result stays in registers
-        // (from two variables on).
-        let mut last = (Reg::MAX, Jet::ZERO);
-        for (k, &op) in tape.ops().iter().enumerate() {
-            let jet = jet_op(op, |r: Reg| {
-                if r == last.0 {
-                    last.1
-                } else {
-                    load(values, gradients, hessians, r)
-                }
-            });
-            values[N + k] = jet.v;
-            gradients[N + k] = jet.g;
-            hessians[N + k] = jet.h;
-            if N >= 2 {
-                last = ((N + k) as Reg, jet);
-            }
-        }
-        if last.0 as usize == output {
-            last.1
-        } else {
-            load(values, gradients, hessians, output as Reg)
-        }
-    });
+    let result = if count <= STACK_REGISTERS {
+        let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+        let mut gradients = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
+        let mut hessians = [MaybeUninit::<[f64; T]>::uninit(); STACK_REGISTERS];
+        jet_sweep(tape, x, &mut values, &mut gradients, &mut hessians, output)
+    } else {
+        with_scratch(count * (1 + N + T), |buffer| {
+            let (values, rest) = buffer.split_at_mut(count);
+            let (gradients, rest) = rest.split_at_mut(count * N);
+            let (gradients, _) = gradients.as_chunks_mut::<N>();
+            let (hessians, _) = rest.as_chunks_mut::<T>();
+            jet_sweep(
+                tape,
+                x,
+                as_uninit(values),
+                as_uninit(gradients),
+                as_uninit(hessians),
+                output,
+            )
+        })
+    };
     store_gradient(tape, &result.g, gradient);
     let dim = gradient.len();
-    if !tape.all_active() {
+    if tape.all_active() {
+        if N == 1 {
+            hessian[0] = result.h[0];
+            return result.v;
+        }
+    } else {
         hessian.fill(0.0);
     }
     let active = tape.active();
@@ -546,6 +568,56 @@ fn fixed_hessian<const N: usize, const T: usize>(
         }
     }
     result.v
+}
+
+/// One second-order sweep over [`Jet`] registers split into values,
+/// gradients and Hessians (at least [`Tape::registers`] each, each part
+/// always read and written whole, as in [`forward_sweep`]); returns the
+/// jet of `output`.
+#[inline(always)]
+fn jet_sweep<const N: usize, const T: usize>(
+    tape: &Tape,
+    x: &[f64],
+    values: &mut [MaybeUninit<f64>],
+    gradients: &mut [MaybeUninit<[f64; N]>],
+    hessians: &mut [MaybeUninit<[f64; T]>],
+    output: usize,
+) -> Jet<N, T> {
+    let count = tape.registers();
+    assert!(
+        values.len() >= count
+            && gradients.len() >= count
+            && hessians.len() >= count
+            && output < count
+    );
+    load_inputs::<N>(tape, x, values);
+    for i in 0..N {
+        gradients[i].write(std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 }));
+        hessians[i].write([0.0; T]);
+    }
+    // SAFETY (for every `read`): the files have `count` registers; inputs
+    // are stored above and instruction `k` reads only registers below
+    // `N + k`, all written before it.
+    let load = |values: &[MaybeUninit<f64>],
+                gradients: &[MaybeUninit<[f64; N]>],
+                hessians: &[MaybeUninit<[f64; T]>],
+                r: Reg| unsafe {
+        Jet {
+            v: read(values, r),
+            g: read(gradients, r),
+            h: read(hessians, r),
+        }
+    };
+    for (k, &op) in tape.ops().iter().enumerate() {
+        let jet = jet_op(op, |r: Reg| load(values, gradients, hessians, r));
+        // SAFETY: `N + k < count`.
+        unsafe {
+            values.get_unchecked_mut(N + k).write(jet.v);
+            gradients.get_unchecked_mut(N + k).write(jet.g);
+            hessians.get_unchecked_mut(N + k).write(jet.h);
+        }
+    }
+    load(values, gradients, hessians, output as Reg)
 }
 
 /// One instruction on [`Jet`] registers (`r` loads one); the arithmetic

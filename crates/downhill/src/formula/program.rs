@@ -186,11 +186,29 @@ impl Tape {
             Operand::Constant(value) => Output::Constant(value),
             Operand::Register(register) => Output::Register(register),
         };
-        Tape {
+        let tape = Tape {
             dim: variables.len(),
             active,
             ops: compiler.ops,
             output,
+        };
+        debug_assert!(tape.is_well_formed());
+        tape
+    }
+
+    /// True if instruction `k` reads only registers below its own,
+    /// `inputs + k`, and the output register exists: the invariant the
+    /// evaluators' unchecked register accesses rely on. Every compiled tape
+    /// has it (the compiler emits an operand before its use).
+    pub fn is_well_formed(&self) -> bool {
+        let inputs = self.inputs();
+        let below = |limit: usize, r: Option<Reg>| r.is_none_or(|r| (r as usize) < limit);
+        self.ops.iter().enumerate().all(|(k, op)| {
+            let (a, b) = op.operands();
+            below(inputs + k, a) && below(inputs + k, b)
+        }) && match self.output {
+            Output::Constant(_) => true,
+            Output::Register(r) => (r as usize) < self.registers(),
         }
     }
 
