@@ -22,6 +22,7 @@
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
+use super::fused::{Post, Step};
 use super::local::{
     pow_local, powf_derivatives, powi, powi_derivatives, takes_second, unary_local, unary_value,
 };
@@ -47,8 +48,8 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
 }
 
 /// The output register, or the constant value of a tape without one.
-fn output_register(tape: &Tape) -> Result<usize, f64> {
-    match tape.output() {
+fn output_register(output: Output) -> Result<usize, f64> {
+    match output {
         Output::Constant(value) => Err(value),
         Output::Register(register) => Ok(register as usize),
     }
@@ -89,37 +90,85 @@ fn op_value(op: Op, r: impl Fn(Reg) -> f64) -> f64 {
     }
 }
 
+/// An instruction a sweep runs: a plain tape instruction (the reference
+/// in tests) or a fused [`Step`] (what evaluation runs).
+pub(crate) trait Instruction: Copy {
+    /// The instruction proper.
+    fn op(self) -> Op;
+    /// The one-operand operations applied to its result, if any.
+    fn post(self) -> Option<Post>;
+}
+
+impl Instruction for Op {
+    #[inline(always)]
+    fn op(self) -> Op {
+        self
+    }
+    #[inline(always)]
+    fn post(self) -> Option<Post> {
+        None
+    }
+}
+
+impl Instruction for Step {
+    #[inline(always)]
+    fn op(self) -> Op {
+        self.op
+    }
+    #[inline(always)]
+    fn post(self) -> Option<Post> {
+        self.post
+    }
+}
+
 /// `f(x)` (`x.len()` checked by the caller).
 pub(crate) fn value(tape: &Tape, x: &[f64]) -> f64 {
-    let output = match output_register(tape) {
+    let fused = tape.fused();
+    value_with(tape, &fused.steps, fused.output, x)
+}
+
+/// `f(x)` by running `code` (the tape's instructions or steps) with result
+/// `output`.
+fn value_with<I: Instruction>(tape: &Tape, code: &[I], output: Output, x: &[f64]) -> f64 {
+    let output = match output_register(output) {
         Ok(register) => register,
         Err(value) => return value,
     };
-    let count = tape.registers();
+    let count = tape.inputs() + code.len();
     if count <= STACK_REGISTERS {
         let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
-        value_sweep(tape, x, &mut values, output)
+        value_sweep(tape, code, x, &mut values, output)
     } else {
         with_scratch(count, |values| {
-            value_sweep(tape, x, as_uninit(values), output)
+            value_sweep(tape, code, x, as_uninit(values), output)
         })
     }
 }
 
-/// One plain sweep over `values` (at least [`Tape::registers`]); returns
-/// register `output`.
+/// One plain sweep of `code` over `values` (at least one per input and
+/// instruction); returns register `output`.
 #[inline(always)]
-fn value_sweep(tape: &Tape, x: &[f64], values: &mut [MaybeUninit<f64>], output: usize) -> f64 {
-    let (inputs, count) = (tape.inputs(), tape.registers());
+fn value_sweep<I: Instruction>(
+    tape: &Tape,
+    code: &[I],
+    x: &[f64],
+    values: &mut [MaybeUninit<f64>],
+    output: usize,
+) -> f64 {
+    let inputs = tape.inputs();
+    let count = inputs + code.len();
     assert!(values.len() >= count && output < count);
     for (slot, &variable) in values.iter_mut().zip(tape.active()) {
         slot.write(x[variable]);
     }
-    for (k, &op) in tape.ops().iter().enumerate() {
+    for (k, &instruction) in code.iter().enumerate() {
         // SAFETY: `values` has `count` registers; inputs are stored above
         // and instruction `k` reads only registers below `inputs + k`.
         unsafe {
-            let v = op_value(op, |r| read(values, r));
+            let mut v = op_value(instruction.op(), |r| read(values, r));
+            if let Some(post) = instruction.post() {
+                v = post_value(post, v);
+            }
             values.get_unchecked_mut(inputs + k).write(v);
         }
     }
@@ -127,17 +176,33 @@ fn value_sweep(tape: &Tape, x: &[f64], values: &mut [MaybeUninit<f64>], output: 
     unsafe { read(values, output as Reg) }
 }
 
+/// `post` applied to the value `v`: the arithmetic of `Square`, `MulC`,
+/// `AddC` and `Unary` in [`op_value`].
+#[inline(always)]
+fn post_value(post: Post, mut v: f64) -> f64 {
+    if post.square {
+        v = v * v;
+    }
+    v = v * post.scale + post.shift;
+    if let Some(function) = post.unary {
+        v = unary_value(function, v);
+    }
+    v
+}
+
 /// `f(x)` and its gradient (lengths checked by the caller).
 pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    let fused = tape.fused();
+    let (steps, output) = (&fused.steps[..], fused.output);
     match tape.inputs() {
         0 => {
             gradient.fill(0.0);
             value(tape, x)
         }
-        1 => forward_gradient::<1>(tape, x, gradient),
-        2 => forward_gradient::<2>(tape, x, gradient),
-        3 => forward_gradient::<3>(tape, x, gradient),
-        4 => forward_gradient::<4>(tape, x, gradient),
+        1 => forward_gradient::<1, _>(tape, steps, output, x, gradient),
+        2 => forward_gradient::<2, _>(tape, steps, output, x, gradient),
+        3 => forward_gradient::<3, _>(tape, steps, output, x, gradient),
+        4 => forward_gradient::<4, _>(tape, steps, output, x, gradient),
         _ => reverse_gradient(tape, x, gradient),
     }
 }
@@ -176,56 +241,90 @@ unsafe fn read<T: Copy>(file: &[MaybeUninit<T>], r: Reg) -> T {
     unsafe { file.get_unchecked(r as usize).assume_init() }
 }
 
-/// Forward mode with `N` tangents, registers on the stack for small tapes.
-fn forward_gradient<const N: usize>(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+/// Forward mode with `N` tangents running `code` (result `output`),
+/// registers on the stack for small tapes.
+fn forward_gradient<const N: usize, I: Instruction>(
+    tape: &Tape,
+    code: &[I],
+    output: Output,
+    x: &[f64],
+    gradient: &mut [f64],
+) -> f64 {
     debug_assert_eq!(tape.inputs(), N);
-    let output = match output_register(tape) {
+    let output = match output_register(output) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
             return value;
         }
     };
-    let count = tape.registers();
+    let count = N + code.len();
     let (value, tangent) = if count <= STACK_REGISTERS {
         let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
         let mut tangents = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
-        forward_sweep::<N>(tape, x, &mut values, &mut tangents, output)
+        forward_sweep::<N, I>(tape, code, x, &mut values, &mut tangents, output)
     } else {
         with_scratch(count * (N + 1), |buffer| {
             let (values, rest) = buffer.split_at_mut(count);
             let (tangents, _) = rest.as_chunks_mut::<N>();
-            forward_sweep::<N>(tape, x, as_uninit(values), as_uninit(tangents), output)
+            forward_sweep::<N, I>(
+                tape,
+                code,
+                x,
+                as_uninit(values),
+                as_uninit(tangents),
+                output,
+            )
         })
     };
     store_gradient(tape, &tangent, gradient);
     value
 }
 
-/// One forward sweep over registers `values` and `tangents` (at least
-/// [`Tape::registers`] each); returns the value and tangent of `output`.
+/// One forward sweep of `code` over registers `values` and `tangents` (at
+/// least one per input and instruction each); returns the value and
+/// tangent of `output`.
 /// Values and tangents are kept in separate arrays, each always read and
 /// written whole (mixing partial and whole accesses to one register
-/// defeats the CPU's store forwarding); the inputs' unit tangents are
-/// stored whole too.
+/// defeats the CPU's store forwarding). From two variables on, the inputs'
+/// unit tangents are computed, not stored: the compiler stores them in
+/// pieces (`1, 0 | 0, 1` as `1 | 0 0 | 1`), and loading one whole would
+/// wait for both pieces. (Measured: with one variable, storing is cheaper.)
 #[inline(always)]
-fn forward_sweep<const N: usize>(
+fn forward_sweep<const N: usize, I: Instruction>(
     tape: &Tape,
+    code: &[I],
     x: &[f64],
     values: &mut [MaybeUninit<f64>],
     tangents: &mut [MaybeUninit<[f64; N]>],
     output: usize,
 ) -> (f64, [f64; N]) {
-    let count = tape.registers();
+    let count = N + code.len();
     assert!(values.len() >= count && tangents.len() >= count && output < count);
     load_inputs::<N>(tape, x, values);
-    for (i, tangent) in tangents[..N].iter_mut().enumerate() {
-        tangent.write(std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 }));
+    if N == 1 {
+        tangents[0].write(unit(0));
     }
-    for (k, &op) in tape.ops().iter().enumerate() {
-        // SAFETY: both files have `count` registers; inputs are stored
-        // above and instruction `k` reads only registers below `N + k`.
-        let (v, t) = unsafe { tangent_op::<N>(op, |r| read(values, r), |r| read(tangents, r)) };
+    // SAFETY (for every `read`): both files have `count` registers; inputs
+    // are stored above (or their tangents computed here), and instruction
+    // `k` reads only registers below `N + k`, all written before it.
+    let tangent = |tangents: &[MaybeUninit<[f64; N]>], r: Reg| unsafe {
+        if N > 1 && (r as usize) < N {
+            unit(r)
+        } else {
+            read(tangents, r)
+        }
+    };
+    for (k, &instruction) in code.iter().enumerate() {
+        let (mut v, mut t) = tangent_op::<N>(
+            instruction.op(),
+            // SAFETY: as above.
+            |r| unsafe { read(values, r) },
+            |r| tangent(tangents, r),
+        );
+        if let Some(post) = instruction.post() {
+            (v, t) = post_tangent(post, v, t);
+        }
         // SAFETY: `N + k < count`.
         unsafe {
             values.get_unchecked_mut(N + k).write(v);
@@ -233,7 +332,39 @@ fn forward_sweep<const N: usize>(
         }
     }
     // SAFETY: `output < count`, and every register has been written.
-    unsafe { (read(values, output as Reg), read(tangents, output as Reg)) }
+    unsafe {
+        (
+            read(values, output as Reg),
+            tangent(tangents, output as Reg),
+        )
+    }
+}
+
+/// The derivative of input register `r` with respect to the inputs.
+#[inline(always)]
+fn unit<const N: usize>(r: Reg) -> [f64; N] {
+    std::array::from_fn(|j| if j == r as usize { 1.0 } else { 0.0 })
+}
+
+/// `post` applied to the value `v` with tangent `t`: the arithmetic of
+/// `Square`, `MulC`, `AddC` and `Unary` in [`tangent_op`]. Without a square
+/// the value and tangent are multiplied by exactly 1, and `AddC` alone
+/// multiplies the tangent by exactly 1: identities that spare branches.
+#[inline(always)]
+fn post_tangent<const N: usize>(post: Post, v: f64, t: [f64; N]) -> (f64, [f64; N]) {
+    let (factor, slope) = if post.square {
+        (v, 2.0 * v)
+    } else {
+        (1.0, 1.0)
+    };
+    let (scale, shift) = (post.scale, post.shift);
+    let (mut v, mut t) = (v * factor * scale + shift, t.map(|d| d * slope * scale));
+    if let Some(function) = post.unary {
+        let (value, slope, _) = unary_local::<false>(function, v);
+        v = value;
+        t = t.map(|d| d * slope);
+    }
+    (v, t)
 }
 
 /// Copies the `N` active coordinates of `x` into the first registers.
@@ -342,7 +473,7 @@ fn tangent_op<const N: usize>(
 
 /// Reverse mode: values and local partials forwards, adjoints backwards.
 fn reverse_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
-    let output = match output_register(tape) {
+    let output = match output_register(tape.output()) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
@@ -429,16 +560,18 @@ pub(crate) fn value_gradient_hessian(
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
+    let fused = tape.fused();
+    let (steps, output) = (&fused.steps[..], fused.output);
     match tape.inputs() {
         0 => {
             gradient.fill(0.0);
             hessian.fill(0.0);
             value(tape, x)
         }
-        1 => fixed_hessian::<1, 1>(tape, x, gradient, hessian),
-        2 => fixed_hessian::<2, 3>(tape, x, gradient, hessian),
-        3 => fixed_hessian::<3, 6>(tape, x, gradient, hessian),
-        4 => fixed_hessian::<4, 10>(tape, x, gradient, hessian),
+        1 => fixed_hessian::<1, 1, _>(tape, steps, output, x, gradient, hessian),
+        2 => fixed_hessian::<2, 3, _>(tape, steps, output, x, gradient, hessian),
+        3 => fixed_hessian::<3, 6, _>(tape, steps, output, x, gradient, hessian),
+        4 => fixed_hessian::<4, 10, _>(tape, steps, output, x, gradient, hessian),
         _ => forward_hessian(tape, x, gradient, hessian),
     }
 }
@@ -508,16 +641,18 @@ impl<const N: usize, const T: usize> Jet<N, T> {
     }
 }
 
-/// Second-order forward mode for `N` active variables, on [`Jet`]
-/// registers (on the stack for small tapes).
-fn fixed_hessian<const N: usize, const T: usize>(
+/// Second-order forward mode for `N` active variables running `code`
+/// (result `output`), on [`Jet`] registers (on the stack for small tapes).
+fn fixed_hessian<const N: usize, const T: usize, I: Instruction>(
     tape: &Tape,
+    code: &[I],
+    output: Output,
     x: &[f64],
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
     debug_assert_eq!((N, T), (tape.inputs(), N * (N + 1) / 2));
-    let output = match output_register(tape) {
+    let output = match output_register(output) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
@@ -525,12 +660,20 @@ fn fixed_hessian<const N: usize, const T: usize>(
             return value;
         }
     };
-    let count = tape.registers();
+    let count = N + code.len();
     let result = if count <= STACK_REGISTERS {
         let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
         let mut gradients = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
         let mut hessians = [MaybeUninit::<[f64; T]>::uninit(); STACK_REGISTERS];
-        jet_sweep(tape, x, &mut values, &mut gradients, &mut hessians, output)
+        jet_sweep(
+            tape,
+            code,
+            x,
+            &mut values,
+            &mut gradients,
+            &mut hessians,
+            output,
+        )
     } else {
         with_scratch(count * (1 + N + T), |buffer| {
             let (values, rest) = buffer.split_at_mut(count);
@@ -539,6 +682,7 @@ fn fixed_hessian<const N: usize, const T: usize>(
             let (hessians, _) = rest.as_chunks_mut::<T>();
             jet_sweep(
                 tape,
+                code,
                 x,
                 as_uninit(values),
                 as_uninit(gradients),
@@ -570,20 +714,21 @@ fn fixed_hessian<const N: usize, const T: usize>(
     result.v
 }
 
-/// One second-order sweep over [`Jet`] registers split into values,
-/// gradients and Hessians (at least [`Tape::registers`] each, each part
+/// One second-order sweep of `code` over [`Jet`] registers split into
+/// values, gradients and Hessians (at least one per input and instruction, each part
 /// always read and written whole, as in [`forward_sweep`]); returns the
 /// jet of `output`.
 #[inline(always)]
-fn jet_sweep<const N: usize, const T: usize>(
+fn jet_sweep<const N: usize, const T: usize, I: Instruction>(
     tape: &Tape,
+    code: &[I],
     x: &[f64],
     values: &mut [MaybeUninit<f64>],
     gradients: &mut [MaybeUninit<[f64; N]>],
     hessians: &mut [MaybeUninit<[f64; T]>],
     output: usize,
 ) -> Jet<N, T> {
-    let count = tape.registers();
+    let count = N + code.len();
     assert!(
         values.len() >= count
             && gradients.len() >= count
@@ -591,25 +736,39 @@ fn jet_sweep<const N: usize, const T: usize>(
             && output < count
     );
     load_inputs::<N>(tape, x, values);
-    for i in 0..N {
-        gradients[i].write(std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 }));
-        hessians[i].write([0.0; T]);
+    if N == 1 {
+        gradients[0].write(unit(0));
+        hessians[0].write([0.0; T]);
     }
     // SAFETY (for every `read`): the files have `count` registers; inputs
-    // are stored above and instruction `k` reads only registers below
-    // `N + k`, all written before it.
+    // are stored above (or their derivative parts computed here, from two
+    // variables on, as in `forward_sweep`), and instruction `k` reads only
+    // registers below `N + k`, all written before it.
     let load = |values: &[MaybeUninit<f64>],
                 gradients: &[MaybeUninit<[f64; N]>],
                 hessians: &[MaybeUninit<[f64; T]>],
                 r: Reg| unsafe {
-        Jet {
-            v: read(values, r),
-            g: read(gradients, r),
-            h: read(hessians, r),
+        if N > 1 && (r as usize) < N {
+            Jet {
+                v: read(values, r),
+                g: unit(r),
+                h: [0.0; T],
+            }
+        } else {
+            Jet {
+                v: read(values, r),
+                g: read(gradients, r),
+                h: read(hessians, r),
+            }
         }
     };
-    for (k, &op) in tape.ops().iter().enumerate() {
-        let jet = jet_op(op, |r: Reg| load(values, gradients, hessians, r));
+    for (k, &instruction) in code.iter().enumerate() {
+        let mut jet = jet_op(instruction.op(), |r: Reg| {
+            load(values, gradients, hessians, r)
+        });
+        if let Some(post) = instruction.post() {
+            jet = post_jet(post, jet);
+        }
         // SAFETY: `N + k < count`.
         unsafe {
             values.get_unchecked_mut(N + k).write(jet.v);
@@ -618,6 +777,23 @@ fn jet_sweep<const N: usize, const T: usize>(
         }
     }
     load(values, gradients, hessians, output as Reg)
+}
+
+/// `post` applied to `a`: the arithmetic of `Square`, `MulC`, `AddC` and
+/// `Unary` in [`jet_op`] (`AddC` keeps the derivative parts, here
+/// multiplied by exactly 1).
+#[inline(always)]
+fn post_jet<const N: usize, const T: usize>(post: Post, mut a: Jet<N, T>) -> Jet<N, T> {
+    if post.square {
+        a = a.chain(a.v * a.v, 2.0 * a.v, 2.0);
+    }
+    a = a.scaled(a.v * post.scale, post.scale);
+    a.v += post.shift;
+    if let Some(function) = post.unary {
+        let (v, d1, d2) = unary_local::<true>(function, a.v);
+        a = a.chain(v, d1, d2);
+    }
+    a
 }
 
 /// One instruction on [`Jet`] registers (`r` loads one); the arithmetic
@@ -756,7 +932,7 @@ fn jet_op<const N: usize, const T: usize>(op: Op, r: impl Fn(Reg) -> Jet<N, T>) 
 fn forward_hessian(tape: &Tape, x: &[f64], gradient: &mut [f64], hessian: &mut [f64]) -> f64 {
     let m = tape.inputs();
     let width = 1 + m + m * (m + 1) / 2;
-    let output = match output_register(tape) {
+    let output = match output_register(tape.output()) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
@@ -970,6 +1146,44 @@ fn second_order_op<'a>(op: Op, m: usize, r: impl Fn(Reg) -> &'a [f64], out: &mut
             let a = r(a);
             let (v, d1, d2) = unary_local::<true>(function, a[0]);
             chain2(out, m, v, a, d1, d2);
+        }
+    }
+}
+
+/// The evaluators on the plain, unfused tape: the reference the fused
+/// steps are tested against bit for bit.
+#[cfg(test)]
+pub(crate) mod reference {
+    use super::*;
+
+    pub(crate) fn value(tape: &Tape, x: &[f64]) -> f64 {
+        value_with(tape, tape.ops(), tape.output(), x)
+    }
+
+    pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+        let (ops, output) = (tape.ops(), tape.output());
+        match tape.inputs() {
+            1 => forward_gradient::<1, _>(tape, ops, output, x, gradient),
+            2 => forward_gradient::<2, _>(tape, ops, output, x, gradient),
+            3 => forward_gradient::<3, _>(tape, ops, output, x, gradient),
+            4 => forward_gradient::<4, _>(tape, ops, output, x, gradient),
+            _ => super::value_gradient(tape, x, gradient),
+        }
+    }
+
+    pub(crate) fn value_gradient_hessian(
+        tape: &Tape,
+        x: &[f64],
+        gradient: &mut [f64],
+        hessian: &mut [f64],
+    ) -> f64 {
+        let (ops, output) = (tape.ops(), tape.output());
+        match tape.inputs() {
+            1 => fixed_hessian::<1, 1, _>(tape, ops, output, x, gradient, hessian),
+            2 => fixed_hessian::<2, 3, _>(tape, ops, output, x, gradient, hessian),
+            3 => fixed_hessian::<3, 6, _>(tape, ops, output, x, gradient, hessian),
+            4 => fixed_hessian::<4, 10, _>(tape, ops, output, x, gradient, hessian),
+            _ => super::value_gradient_hessian(tape, x, gradient, hessian),
         }
     }
 }

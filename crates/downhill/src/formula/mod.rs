@@ -92,6 +92,7 @@
 mod ast;
 mod error;
 mod eval;
+mod fused;
 mod lanes;
 mod lexer;
 mod local;
