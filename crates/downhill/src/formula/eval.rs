@@ -694,13 +694,19 @@ fn fixed_hessian<const N: usize, const T: usize, I: Instruction>(
     store_gradient(tape, &result.g, gradient);
     let dim = gradient.len();
     if tape.all_active() {
-        if N == 1 {
-            hessian[0] = result.h[0];
-            return result.v;
+        // Variable `i` is register `i`: the triangle goes straight in.
+        let hessian = &mut hessian[..N * N];
+        let mut k = 0;
+        for i in 0..N {
+            for j in i..N {
+                hessian[i * N + j] = result.h[k];
+                hessian[j * N + i] = result.h[k];
+                k += 1;
+            }
         }
-    } else {
-        hessian.fill(0.0);
+        return result.v;
     }
+    hessian.fill(0.0);
     let active = tape.active();
     let mut k = 0;
     for i in 0..N {
