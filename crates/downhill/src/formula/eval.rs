@@ -14,10 +14,16 @@
 //! computes the value and each instruction's local partials forwards, then
 //! accumulates adjoints backwards: the cost no longer grows with `m`.
 //!
-//! Registers live in a reused thread-local scratch buffer: no evaluation
-//! allocates once the buffer has grown to the largest tape used on the
-//! thread. Every mode computes the value with the same `f64` operations as
-//! [`value`], so values agree bit for bit across modes.
+//! The value and the fixed-width modes run the tape's fused steps
+//! (`fused.rs`: one-operand chains applied in the CPU's registers, fewer
+//! instructions to interpret); the wide modes run the plain tape, which is
+//! also the tested reference of the fused steps (module `reference`).
+//!
+//! Tapes of up to [`STACK_REGISTERS`] registers keep them in arrays on the
+//! stack; larger ones use a reused thread-local scratch buffer: no
+//! evaluation allocates once the buffer has grown to the largest tape used
+//! on the thread. Every mode computes the value with the same `f64`
+//! operations as [`value`], so values agree bit for bit across modes.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
