@@ -1,4 +1,4 @@
-//! The scalar evaluators' form of a [`Tape`]: the same instructions, with
+//! The scalar evaluators' form of a tape (`Tape`): the same instructions, with
 //! chains of one-operand instructions fused into the instruction whose
 //! result they consume.
 //!
