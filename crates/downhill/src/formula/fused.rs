@@ -144,6 +144,16 @@ impl Fused {
             Output::Register(r) => Output::Register(renamed[r as usize]),
             constant => constant,
         };
+        // The evaluators' unchecked register reads rely on this, as on the
+        // same invariant of the tape (`Tape::is_well_formed`): a renamed
+        // operand is an input or an earlier step, never an absorbed result.
+        debug_assert!(steps.iter().enumerate().all(|(k, step)| {
+            let (a, b) = step.op.operands();
+            [a, b]
+                .into_iter()
+                .flatten()
+                .all(|r| (r as usize) < inputs + k)
+        }));
         Fused { steps, output }
     }
 }
