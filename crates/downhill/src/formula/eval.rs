@@ -14,13 +14,21 @@
 //! computes the value and each instruction's local partials forwards, then
 //! accumulates adjoints backwards: the cost no longer grows with `m`.
 //!
-//! Registers live in a reused thread-local scratch buffer: no evaluation
-//! allocates once the buffer has grown to the largest tape used on the
-//! thread. Every mode computes the value with the same `f64` operations as
-//! [`value`], so values agree bit for bit across modes.
+//! The value and the fixed-width modes run the tape's fused steps
+//! (`fused.rs`: one-operand chains applied in the CPU's registers, fewer
+//! instructions to interpret); the wide modes run the plain tape, which is
+//! also the tested reference of the fused steps (module `reference`).
+//!
+//! Tapes of up to [`STACK_REGISTERS`] registers keep them in arrays on the
+//! stack; larger ones use a reused thread-local scratch buffer: no
+//! evaluation allocates once the buffer has grown to the largest tape used
+//! on the thread. Every mode computes the value with the same `f64`
+//! operations as [`value`], so values agree bit for bit across modes.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
+use super::fused::{Post, Step};
 use super::local::{
     pow_local, powf_derivatives, powi, powi_derivatives, takes_second, unary_local, unary_value,
 };
@@ -46,8 +54,8 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
 }
 
 /// The output register, or the constant value of a tape without one.
-fn output_register(tape: &Tape) -> Result<usize, f64> {
-    match tape.output() {
+fn output_register(output: Output) -> Result<usize, f64> {
+    match output {
         Output::Constant(value) => Err(value),
         Output::Register(register) => Ok(register as usize),
     }
@@ -56,8 +64,7 @@ fn output_register(tape: &Tape) -> Result<usize, f64> {
 /// The value of one instruction in plain `f64`: the reference arithmetic
 /// every other mode reproduces bit for bit.
 #[inline(always)]
-fn op_value(op: Op, registers: &[f64]) -> f64 {
-    let r = |register: Reg| registers[register as usize];
+fn op_value(op: Op, r: impl Fn(Reg) -> f64) -> f64 {
     match op {
         Op::Const(c) => c,
         Op::Neg(a) => -r(a),
@@ -89,90 +96,293 @@ fn op_value(op: Op, registers: &[f64]) -> f64 {
     }
 }
 
+/// An instruction a sweep runs: a plain tape instruction (the reference
+/// in tests) or a fused [`Step`] (what evaluation runs).
+pub(crate) trait Instruction: Copy {
+    /// The instruction proper.
+    fn op(self) -> Op;
+    /// The one-operand operations applied to its result, if any.
+    fn post(self) -> Option<Post>;
+}
+
+impl Instruction for Op {
+    #[inline(always)]
+    fn op(self) -> Op {
+        self
+    }
+    #[inline(always)]
+    fn post(self) -> Option<Post> {
+        None
+    }
+}
+
+impl Instruction for Step {
+    #[inline(always)]
+    fn op(self) -> Op {
+        self.op
+    }
+    #[inline(always)]
+    fn post(self) -> Option<Post> {
+        self.post
+    }
+}
+
 /// `f(x)` (`x.len()` checked by the caller).
 pub(crate) fn value(tape: &Tape, x: &[f64]) -> f64 {
-    let output = match output_register(tape) {
+    let fused = tape.fused();
+    value_with(tape, &fused.steps, fused.output, x)
+}
+
+/// `f(x)` by running `code` (the tape's instructions or steps) with result
+/// `output`.
+fn value_with<I: Instruction>(tape: &Tape, code: &[I], output: Output, x: &[f64]) -> f64 {
+    let output = match output_register(output) {
         Ok(register) => register,
         Err(value) => return value,
     };
+    let count = tape.inputs() + code.len();
+    if count <= STACK_REGISTERS {
+        let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+        value_sweep(tape, code, x, &mut values, output)
+    } else {
+        with_scratch(count, |values| {
+            value_sweep(tape, code, x, as_uninit(values), output)
+        })
+    }
+}
+
+/// One plain sweep of `code` over `values` (at least one per input and
+/// instruction); returns register `output`.
+#[inline(always)]
+fn value_sweep<I: Instruction>(
+    tape: &Tape,
+    code: &[I],
+    x: &[f64],
+    values: &mut [MaybeUninit<f64>],
+    output: usize,
+) -> f64 {
     let inputs = tape.inputs();
-    with_scratch(tape.registers(), |registers| {
-        for (slot, &variable) in registers.iter_mut().zip(tape.active()) {
-            *slot = x[variable];
+    let count = inputs + code.len();
+    assert!(values.len() >= count && output < count);
+    for (slot, &variable) in values.iter_mut().zip(tape.active()) {
+        slot.write(x[variable]);
+    }
+    for (k, &instruction) in code.iter().enumerate() {
+        // SAFETY: `values` has `count` registers; inputs are stored above
+        // and instruction `k` reads only registers below `inputs + k`.
+        unsafe {
+            let mut v = op_value(instruction.op(), |r| read(values, r));
+            if let Some(post) = instruction.post() {
+                v = post_value(post, v);
+            }
+            values.get_unchecked_mut(inputs + k).write(v);
         }
-        for (k, &op) in tape.ops().iter().enumerate() {
-            registers[inputs + k] = op_value(op, registers);
-        }
-        registers[output]
-    })
+    }
+    // SAFETY: `output < count`, and every register has been written.
+    unsafe { read(values, output as Reg) }
+}
+
+/// `post` applied to the value `v`: the arithmetic of `Square`, `MulC`,
+/// `AddC` and `Unary` in [`op_value`].
+#[inline(always)]
+fn post_value(post: Post, mut v: f64) -> f64 {
+    if post.square {
+        v = v * v;
+    }
+    v = v * post.scale + post.shift;
+    if let Some(function) = post.unary {
+        v = unary_value(function, v);
+    }
+    v
 }
 
 /// `f(x)` and its gradient (lengths checked by the caller).
 pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    let fused = tape.fused();
+    let (steps, output) = (&fused.steps[..], fused.output);
     match tape.inputs() {
         0 => {
             gradient.fill(0.0);
             value(tape, x)
         }
-        1 => forward_gradient::<1>(tape, x, gradient),
-        2 => forward_gradient::<2>(tape, x, gradient),
-        3 => forward_gradient::<3>(tape, x, gradient),
-        4 => forward_gradient::<4>(tape, x, gradient),
+        1 => forward_gradient::<1, _>(tape, steps, output, x, gradient),
+        2 => forward_gradient::<2, _>(tape, steps, output, x, gradient),
+        3 => forward_gradient::<3, _>(tape, steps, output, x, gradient),
+        4 => forward_gradient::<4, _>(tape, steps, output, x, gradient),
         _ => reverse_gradient(tape, x, gradient),
     }
 }
 
-/// Forward mode with `N` tangents. Values and tangents are kept in
-/// separate arrays, each always read and written whole (mixing partial and
-/// whole accesses to one register defeats the CPU's store forwarding).
-fn forward_gradient<const N: usize>(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
-    let inputs = tape.inputs();
-    debug_assert_eq!(inputs, N);
-    let output = match output_register(tape) {
+/// Tapes with at most this many registers keep them in arrays on the
+/// stack (no thread-local lookup, no borrow flag); larger ones use the
+/// thread's scratch buffer.
+const STACK_REGISTERS: usize = 32;
+
+/// Views initialized numbers as possibly uninitialized storage, so that the
+/// stack arrays and the scratch buffer share one sweep.
+#[inline(always)]
+fn as_uninit<T>(slice: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and the sweeps only
+    // ever write initialized values through the view.
+    unsafe { &mut *(slice as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
+/// Register `r` of `file`.
+///
+/// Hand-written unchecked access because the bounds checks and branches
+/// are a measurable part of a small tape's cost, and the compiler cannot
+/// prove them away.
+///
+/// # Safety
+///
+/// `r < file.len()`, and register `r` has been written. Both hold for every
+/// operand of a [`Tape`] instruction when `file` has
+/// [`Tape::registers`] entries and the inputs and earlier instructions have
+/// been stored: the compiler only emits operands below the instruction's own
+/// register ([`Tape::is_well_formed`]).
+#[inline(always)]
+unsafe fn read<T: Copy>(file: &[MaybeUninit<T>], r: Reg) -> T {
+    debug_assert!((r as usize) < file.len());
+    // SAFETY: the caller's contract.
+    unsafe { file.get_unchecked(r as usize).assume_init() }
+}
+
+/// Forward mode with `N` tangents running `code` (result `output`),
+/// registers on the stack for small tapes.
+fn forward_gradient<const N: usize, I: Instruction>(
+    tape: &Tape,
+    code: &[I],
+    output: Output,
+    x: &[f64],
+    gradient: &mut [f64],
+) -> f64 {
+    debug_assert_eq!(tape.inputs(), N);
+    let output = match output_register(output) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
             return value;
         }
     };
-    let count = tape.registers();
-    let (value, tangent) = with_scratch(count * (N + 1), |buffer| {
-        let (values, rest) = buffer.split_at_mut(count);
-        let (tangents, _) = rest.as_chunks_mut::<N>();
-        load_inputs::<N>(tape, x, values);
-        // The previous instruction's result also stays in registers, so the
-        // common chain "use the result just computed" does not wait for a
-        // store-to-load round trip through memory. (Measured: a gain from
-        // two variables on; with one, where tapes are dominated by library
-        // calls that clobber registers, a loss, so it is off there.)
-        let mut last = (Reg::MAX, 0.0, [0.0; N]);
-        for (k, &op) in tape.ops().iter().enumerate() {
-            let (v, t) = tangent_op(op, values, tangents, last);
-            let register = inputs + k;
-            values[register] = v;
-            tangents[register] = t;
-            if N >= 2 {
-                last = (register as Reg, v, t);
-            }
-        }
-        if last.0 as usize == output {
-            (last.1, last.2)
-        } else {
-            (values[output], tangent_of(tangents, output as Reg))
-        }
-    });
+    let count = N + code.len();
+    let (value, tangent) = if count <= STACK_REGISTERS {
+        let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+        let mut tangents = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
+        forward_sweep::<N, I>(tape, code, x, &mut values, &mut tangents, output)
+    } else {
+        with_scratch(count * (N + 1), |buffer| {
+            let (values, rest) = buffer.split_at_mut(count);
+            let (tangents, _) = rest.as_chunks_mut::<N>();
+            forward_sweep::<N, I>(
+                tape,
+                code,
+                x,
+                as_uninit(values),
+                as_uninit(tangents),
+                output,
+            )
+        })
+    };
     store_gradient(tape, &tangent, gradient);
     value
 }
 
+/// One forward sweep of `code` over registers `values` and `tangents` (at
+/// least one per input and instruction each); returns the value and
+/// tangent of `output`.
+/// Values and tangents are kept in separate arrays, each always read and
+/// written whole (mixing partial and whole accesses to one register
+/// defeats the CPU's store forwarding). From two variables on, the inputs'
+/// unit tangents are computed, not stored: the compiler stores them in
+/// pieces (`1, 0 | 0, 1` as `1 | 0 0 | 1`), and loading one whole would
+/// wait for both pieces. (Measured: with one variable, storing is cheaper.)
+#[inline(always)]
+fn forward_sweep<const N: usize, I: Instruction>(
+    tape: &Tape,
+    code: &[I],
+    x: &[f64],
+    values: &mut [MaybeUninit<f64>],
+    tangents: &mut [MaybeUninit<[f64; N]>],
+    output: usize,
+) -> (f64, [f64; N]) {
+    let count = N + code.len();
+    assert!(values.len() >= count && tangents.len() >= count && output < count);
+    load_inputs::<N>(tape, x, values);
+    if N == 1 {
+        tangents[0].write(unit(0));
+    }
+    // SAFETY (for every `read`): both files have `count` registers; inputs
+    // are stored above (or their tangents computed here), and instruction
+    // `k` reads only registers below `N + k`, all written before it.
+    let tangent = |tangents: &[MaybeUninit<[f64; N]>], r: Reg| unsafe {
+        if N > 1 && (r as usize) < N {
+            unit(r)
+        } else {
+            read(tangents, r)
+        }
+    };
+    for (k, &instruction) in code.iter().enumerate() {
+        let (mut v, mut t) = tangent_op::<N>(
+            instruction.op(),
+            // SAFETY: as above.
+            |r| unsafe { read(values, r) },
+            |r| tangent(tangents, r),
+        );
+        if let Some(post) = instruction.post() {
+            (v, t) = post_tangent(post, v, t);
+        }
+        // SAFETY: `N + k < count`.
+        unsafe {
+            values.get_unchecked_mut(N + k).write(v);
+            tangents.get_unchecked_mut(N + k).write(t);
+        }
+    }
+    // SAFETY: `output < count`, and every register has been written.
+    unsafe {
+        (
+            read(values, output as Reg),
+            tangent(tangents, output as Reg),
+        )
+    }
+}
+
+/// The derivative of input register `r` with respect to the inputs.
+#[inline(always)]
+fn unit<const N: usize>(r: Reg) -> [f64; N] {
+    std::array::from_fn(|j| if j == r as usize { 1.0 } else { 0.0 })
+}
+
+/// `post` applied to the value `v` with tangent `t`: the arithmetic of
+/// `Square`, `MulC`, `AddC` and `Unary` in [`tangent_op`]. Without a square
+/// the value and tangent are multiplied by exactly 1, and `AddC` alone
+/// multiplies the tangent by exactly 1: identities that spare branches.
+#[inline(always)]
+fn post_tangent<const N: usize>(post: Post, v: f64, t: [f64; N]) -> (f64, [f64; N]) {
+    let (factor, slope) = if post.square {
+        (v, 2.0 * v)
+    } else {
+        (1.0, 1.0)
+    };
+    let (scale, shift) = (post.scale, post.shift);
+    let (mut v, mut t) = (v * factor * scale + shift, t.map(|d| d * slope * scale));
+    if let Some(function) = post.unary {
+        let (value, slope, _) = unary_local::<false>(function, v);
+        v = value;
+        t = t.map(|d| d * slope);
+    }
+    (v, t)
+}
+
 /// Copies the `N` active coordinates of `x` into the first registers.
 #[inline(always)]
-fn load_inputs<const N: usize>(tape: &Tape, x: &[f64], values: &mut [f64]) {
+fn load_inputs<const N: usize>(tape: &Tape, x: &[f64], values: &mut [MaybeUninit<f64>]) {
     if tape.all_active() {
-        values[..N].copy_from_slice(&x[..N]);
+        for (slot, &xi) in values[..N].iter_mut().zip(&x[..N]) {
+            slot.write(xi);
+        }
     } else {
-        for (slot, &variable) in values.iter_mut().zip(tape.active()) {
-            *slot = x[variable];
+        for (slot, &variable) in values[..N].iter_mut().zip(tape.active()) {
+            slot.write(x[variable]);
         }
     }
 }
@@ -190,42 +400,14 @@ fn store_gradient<const N: usize>(tape: &Tape, partials: &[f64; N], gradient: &m
     }
 }
 
-/// The tangent of `register`: a unit vector for an input (computed, never
-/// stored: storing it in pieces and loading it whole would stall the
-/// CPU's store forwarding), else the stored one.
-#[inline(always)]
-fn tangent_of<const N: usize>(tangents: &[[f64; N]], register: Reg) -> [f64; N] {
-    let register = register as usize;
-    if register < N {
-        std::array::from_fn(|j| if j == register { 1.0 } else { 0.0 })
-    } else {
-        tangents[register]
-    }
-}
-
-/// One instruction on values with tangents: the value and the tangent of
-/// the result.
+/// One instruction on values with tangents (`v` and `t` load an operand's
+/// value and tangent): the value and the tangent of the result.
 #[inline(always)]
 fn tangent_op<const N: usize>(
     op: Op,
-    values: &[f64],
-    tangents: &[[f64; N]],
-    last: (Reg, f64, [f64; N]),
+    v: impl Fn(Reg) -> f64,
+    t: impl Fn(Reg) -> [f64; N],
 ) -> (f64, [f64; N]) {
-    let v = |register: Reg| {
-        if register == last.0 {
-            last.1
-        } else {
-            values[register as usize]
-        }
-    };
-    let t = |register: Reg| {
-        if register == last.0 {
-            last.2
-        } else {
-            tangent_of(tangents, register)
-        }
-    };
     // The chain rule through one operand.
     let scaled = |register: Reg, slope: f64| t(register).map(|d| d * slope);
     match op {
@@ -297,7 +479,7 @@ fn tangent_op<const N: usize>(
 
 /// Reverse mode: values and local partials forwards, adjoints backwards.
 fn reverse_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
-    let output = match output_register(tape) {
+    let output = match output_register(tape.output()) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
@@ -344,7 +526,7 @@ fn reverse_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
 #[inline(always)]
 fn partials(op: Op, values: &[f64]) -> (f64, f64, f64) {
     let r = |register: Reg| values[register as usize];
-    let v = op_value(op, values);
+    let v = op_value(op, r);
     let (da, db) = match op {
         Op::Const(_) => (0.0, 0.0),
         Op::Neg(_) | Op::CSub(..) => (-1.0, 0.0),
@@ -384,16 +566,18 @@ pub(crate) fn value_gradient_hessian(
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
+    let fused = tape.fused();
+    let (steps, output) = (&fused.steps[..], fused.output);
     match tape.inputs() {
         0 => {
             gradient.fill(0.0);
             hessian.fill(0.0);
             value(tape, x)
         }
-        1 => fixed_hessian::<1, 1>(tape, x, gradient, hessian),
-        2 => fixed_hessian::<2, 3>(tape, x, gradient, hessian),
-        3 => fixed_hessian::<3, 6>(tape, x, gradient, hessian),
-        4 => fixed_hessian::<4, 10>(tape, x, gradient, hessian),
+        1 => fixed_hessian::<1, 1, _>(tape, steps, output, x, gradient, hessian),
+        2 => fixed_hessian::<2, 3, _>(tape, steps, output, x, gradient, hessian),
+        3 => fixed_hessian::<3, 6, _>(tape, steps, output, x, gradient, hessian),
+        4 => fixed_hessian::<4, 10, _>(tape, steps, output, x, gradient, hessian),
         _ => forward_hessian(tape, x, gradient, hessian),
     }
 }
@@ -463,16 +647,18 @@ impl<const N: usize, const T: usize> Jet<N, T> {
     }
 }
 
-/// Second-order forward mode for `N` active variables, on [`Jet`]
-/// registers in the scratch buffer.
-fn fixed_hessian<const N: usize, const T: usize>(
+/// Second-order forward mode for `N` active variables running `code`
+/// (result `output`), on [`Jet`] registers (on the stack for small tapes).
+fn fixed_hessian<const N: usize, const T: usize, I: Instruction>(
     tape: &Tape,
+    code: &[I],
+    output: Output,
     x: &[f64],
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
     debug_assert_eq!((N, T), (tape.inputs(), N * (N + 1) / 2));
-    let output = match output_register(tape) {
+    let output = match output_register(output) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
@@ -480,61 +666,53 @@ fn fixed_hessian<const N: usize, const T: usize>(
             return value;
         }
     };
-    let count = tape.registers();
-    // Values, gradients and Hessians in separate arrays, each part always
-    // read and written whole (see `forward_gradient`).
-    let result = with_scratch(count * (1 + N + T), |buffer| {
-        let (values, rest) = buffer.split_at_mut(count);
-        let (gradients, rest) = rest.split_at_mut(count * N);
-        let (gradients, _) = gradients.as_chunks_mut::<N>();
-        let (hessians, _) = rest.as_chunks_mut::<T>();
-        load_inputs::<N>(tape, x, values);
-        // Inputs' derivative parts are computed, not stored (`tangent_of`).
-        let load = |values: &[f64], gradients: &[[f64; N]], hessians: &[[f64; T]], r: Reg| {
-            let r = r as usize;
-            if r < N {
-                Jet {
-                    v: values[r],
-                    g: std::array::from_fn(|j| if j == r { 1.0 } else { 0.0 }),
-                    h: [0.0; T],
-                }
-            } else {
-                Jet {
-                    v: values[r],
-                    g: gradients[r],
-                    h: hessians[r],
-                }
-            }
-        };
-        // As in `forward_gradient`, the previous result stays in registers
-        // (from two variables on).
-        let mut last = (Reg::MAX, Jet::ZERO);
-        for (k, &op) in tape.ops().iter().enumerate() {
-            let jet = jet_op(op, |r: Reg| {
-                if r == last.0 {
-                    last.1
-                } else {
-                    load(values, gradients, hessians, r)
-                }
-            });
-            values[N + k] = jet.v;
-            gradients[N + k] = jet.g;
-            hessians[N + k] = jet.h;
-            if N >= 2 {
-                last = ((N + k) as Reg, jet);
-            }
-        }
-        if last.0 as usize == output {
-            last.1
-        } else {
-            load(values, gradients, hessians, output as Reg)
-        }
-    });
+    let count = N + code.len();
+    let result = if count <= STACK_REGISTERS {
+        let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+        let mut gradients = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
+        let mut hessians = [MaybeUninit::<[f64; T]>::uninit(); STACK_REGISTERS];
+        jet_sweep(
+            tape,
+            code,
+            x,
+            &mut values,
+            &mut gradients,
+            &mut hessians,
+            output,
+        )
+    } else {
+        with_scratch(count * (1 + N + T), |buffer| {
+            let (values, rest) = buffer.split_at_mut(count);
+            let (gradients, rest) = rest.split_at_mut(count * N);
+            let (gradients, _) = gradients.as_chunks_mut::<N>();
+            let (hessians, _) = rest.as_chunks_mut::<T>();
+            jet_sweep(
+                tape,
+                code,
+                x,
+                as_uninit(values),
+                as_uninit(gradients),
+                as_uninit(hessians),
+                output,
+            )
+        })
+    };
     store_gradient(tape, &result.g, gradient);
     let dim = gradient.len();
-    if !tape.all_active() {
-        hessian.fill(0.0);
+    if tape.all_active() {
+        // Variable `i` is register `i`: the triangle goes straight in.
+        let hessian = &mut hessian[..N * N];
+        let mut k = 0;
+        for i in 0..N {
+            for j in i..N {
+                hessian[i * N + j] = result.h[k];
+                hessian[j * N + i] = result.h[k];
+                k += 1;
+            }
+        }
+        return result.v;
     }
+    hessian.fill(0.0);
     let active = tape.active();
     let mut k = 0;
     for i in 0..N {
@@ -546,6 +724,88 @@ fn fixed_hessian<const N: usize, const T: usize>(
         }
     }
     result.v
+}
+
+/// One second-order sweep of `code` over [`Jet`] registers split into
+/// values, gradients and Hessians (at least one per input and instruction, each part
+/// always read and written whole, as in [`forward_sweep`]); returns the
+/// jet of `output`.
+#[inline(always)]
+fn jet_sweep<const N: usize, const T: usize, I: Instruction>(
+    tape: &Tape,
+    code: &[I],
+    x: &[f64],
+    values: &mut [MaybeUninit<f64>],
+    gradients: &mut [MaybeUninit<[f64; N]>],
+    hessians: &mut [MaybeUninit<[f64; T]>],
+    output: usize,
+) -> Jet<N, T> {
+    let count = N + code.len();
+    assert!(
+        values.len() >= count
+            && gradients.len() >= count
+            && hessians.len() >= count
+            && output < count
+    );
+    load_inputs::<N>(tape, x, values);
+    if N == 1 {
+        gradients[0].write(unit(0));
+        hessians[0].write([0.0; T]);
+    }
+    // SAFETY (for every `read`): the files have `count` registers; inputs
+    // are stored above (or their derivative parts computed here, from two
+    // variables on, as in `forward_sweep`), and instruction `k` reads only
+    // registers below `N + k`, all written before it.
+    let load = |values: &[MaybeUninit<f64>],
+                gradients: &[MaybeUninit<[f64; N]>],
+                hessians: &[MaybeUninit<[f64; T]>],
+                r: Reg| unsafe {
+        if N > 1 && (r as usize) < N {
+            Jet {
+                v: read(values, r),
+                g: unit(r),
+                h: [0.0; T],
+            }
+        } else {
+            Jet {
+                v: read(values, r),
+                g: read(gradients, r),
+                h: read(hessians, r),
+            }
+        }
+    };
+    for (k, &instruction) in code.iter().enumerate() {
+        let mut jet = jet_op(instruction.op(), |r: Reg| {
+            load(values, gradients, hessians, r)
+        });
+        if let Some(post) = instruction.post() {
+            jet = post_jet(post, jet);
+        }
+        // SAFETY: `N + k < count`.
+        unsafe {
+            values.get_unchecked_mut(N + k).write(jet.v);
+            gradients.get_unchecked_mut(N + k).write(jet.g);
+            hessians.get_unchecked_mut(N + k).write(jet.h);
+        }
+    }
+    load(values, gradients, hessians, output as Reg)
+}
+
+/// `post` applied to `a`: the arithmetic of `Square`, `MulC`, `AddC` and
+/// `Unary` in [`jet_op`] (`AddC` keeps the derivative parts, here
+/// multiplied by exactly 1).
+#[inline(always)]
+fn post_jet<const N: usize, const T: usize>(post: Post, mut a: Jet<N, T>) -> Jet<N, T> {
+    if post.square {
+        a = a.chain(a.v * a.v, 2.0 * a.v, 2.0);
+    }
+    a = a.scaled(a.v * post.scale, post.scale);
+    a.v += post.shift;
+    if let Some(function) = post.unary {
+        let (v, d1, d2) = unary_local::<true>(function, a.v);
+        a = a.chain(v, d1, d2);
+    }
+    a
 }
 
 /// One instruction on [`Jet`] registers (`r` loads one); the arithmetic
@@ -684,7 +944,7 @@ fn jet_op<const N: usize, const T: usize>(op: Op, r: impl Fn(Reg) -> Jet<N, T>) 
 fn forward_hessian(tape: &Tape, x: &[f64], gradient: &mut [f64], hessian: &mut [f64]) -> f64 {
     let m = tape.inputs();
     let width = 1 + m + m * (m + 1) / 2;
-    let output = match output_register(tape) {
+    let output = match output_register(tape.output()) {
         Ok(register) => register,
         Err(value) => {
             gradient.fill(0.0);
@@ -898,6 +1158,44 @@ fn second_order_op<'a>(op: Op, m: usize, r: impl Fn(Reg) -> &'a [f64], out: &mut
             let a = r(a);
             let (v, d1, d2) = unary_local::<true>(function, a[0]);
             chain2(out, m, v, a, d1, d2);
+        }
+    }
+}
+
+/// The evaluators on the plain, unfused tape: the reference the fused
+/// steps are tested against bit for bit.
+#[cfg(test)]
+pub(crate) mod reference {
+    use super::*;
+
+    pub(crate) fn value(tape: &Tape, x: &[f64]) -> f64 {
+        value_with(tape, tape.ops(), tape.output(), x)
+    }
+
+    pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+        let (ops, output) = (tape.ops(), tape.output());
+        match tape.inputs() {
+            1 => forward_gradient::<1, _>(tape, ops, output, x, gradient),
+            2 => forward_gradient::<2, _>(tape, ops, output, x, gradient),
+            3 => forward_gradient::<3, _>(tape, ops, output, x, gradient),
+            4 => forward_gradient::<4, _>(tape, ops, output, x, gradient),
+            _ => super::value_gradient(tape, x, gradient),
+        }
+    }
+
+    pub(crate) fn value_gradient_hessian(
+        tape: &Tape,
+        x: &[f64],
+        gradient: &mut [f64],
+        hessian: &mut [f64],
+    ) -> f64 {
+        let (ops, output) = (tape.ops(), tape.output());
+        match tape.inputs() {
+            1 => fixed_hessian::<1, 1, _>(tape, ops, output, x, gradient, hessian),
+            2 => fixed_hessian::<2, 3, _>(tape, ops, output, x, gradient, hessian),
+            3 => fixed_hessian::<3, 6, _>(tape, ops, output, x, gradient, hessian),
+            4 => fixed_hessian::<4, 10, _>(tape, ops, output, x, gradient, hessian),
+            _ => super::value_gradient_hessian(tape, x, gradient, hessian),
         }
     }
 }

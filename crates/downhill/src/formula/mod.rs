@@ -77,7 +77,11 @@
 //!   `cos`, `exp`, `ln` accurate to 2 ulp; for sweeps of many independent
 //!   runs.
 //!
-//! Registers live in reused thread-local scratch buffers. Every scalar mode
+//! For the scalar modes, chains of one-operand instructions whose results
+//! are used once (`(x2 - x1^2)^2*100`, `cos(c*x)`) are fused into the
+//! instruction before them, with exactly the same arithmetic. Registers of
+//! small tapes live on the stack, of large ones in reused thread-local
+//! scratch buffers. Every scalar mode
 //! computes the value with the same `f64` operations, so all return the
 //! bit-identical value. Integer constant exponents multiply by repeated
 //! squaring, exactly as `powi` does (`x^2` is exactly `x*x`); other constant
@@ -92,6 +96,7 @@
 mod ast;
 mod error;
 mod eval;
+mod fused;
 mod lanes;
 mod lexer;
 mod local;

@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use super::ast::{BinaryOperator, Expr, ExprKind, UnaryFunction};
+use super::fused::Fused;
 use super::local;
 
 /// A register index.
@@ -87,6 +88,31 @@ impl Op {
             | Op::Min(a, b)
             | Op::Max(a, b)
             | Op::Pow(a, b) => (Some(a), Some(b)),
+        }
+    }
+
+    /// The same instruction reading `f(r)` instead of each register `r`.
+    pub fn map_operands(self, f: impl Fn(Reg) -> Reg) -> Op {
+        match self {
+            Op::Const(c) => Op::Const(c),
+            Op::Neg(a) => Op::Neg(f(a)),
+            Op::Add(a, b) => Op::Add(f(a), f(b)),
+            Op::Sub(a, b) => Op::Sub(f(a), f(b)),
+            Op::Mul(a, b) => Op::Mul(f(a), f(b)),
+            Op::Div(a, b) => Op::Div(f(a), f(b)),
+            Op::AddC(a, c) => Op::AddC(f(a), c),
+            Op::CSub(c, b) => Op::CSub(c, f(b)),
+            Op::MulC(a, c) => Op::MulC(f(a), c),
+            Op::DivC(a, c) => Op::DivC(f(a), c),
+            Op::CDiv(c, b) => Op::CDiv(c, f(b)),
+            Op::Min(a, b) => Op::Min(f(a), f(b)),
+            Op::Max(a, b) => Op::Max(f(a), f(b)),
+            Op::Square(a) => Op::Square(f(a)),
+            Op::PowI(a, n) => Op::PowI(f(a), n),
+            Op::PowF(a, p) => Op::PowF(f(a), p),
+            Op::CPow(c, b) => Op::CPow(c, f(b)),
+            Op::Pow(a, b) => Op::Pow(f(a), f(b)),
+            Op::Unary(function, a) => Op::Unary(function, f(a)),
         }
     }
 
@@ -163,6 +189,8 @@ pub(crate) struct Tape {
     active: Vec<usize>,
     ops: Vec<Op>,
     output: Output,
+    /// The scalar evaluators' form of `ops`.
+    fused: Fused,
 }
 
 impl Tape {
@@ -186,11 +214,31 @@ impl Tape {
             Operand::Constant(value) => Output::Constant(value),
             Operand::Register(register) => Output::Register(register),
         };
-        Tape {
+        let fused = Fused::new(active.len(), &compiler.ops, output);
+        let tape = Tape {
             dim: variables.len(),
             active,
             ops: compiler.ops,
             output,
+            fused,
+        };
+        debug_assert!(tape.is_well_formed());
+        tape
+    }
+
+    /// True if instruction `k` reads only registers below its own,
+    /// `inputs + k`, and the output register exists: the invariant the
+    /// evaluators' unchecked register accesses rely on. Every compiled tape
+    /// has it (the compiler emits an operand before its use).
+    pub fn is_well_formed(&self) -> bool {
+        let inputs = self.inputs();
+        let below = |limit: usize, r: Option<Reg>| r.is_none_or(|r| (r as usize) < limit);
+        self.ops.iter().enumerate().all(|(k, op)| {
+            let (a, b) = op.operands();
+            below(inputs + k, a) && below(inputs + k, b)
+        }) && match self.output {
+            Output::Constant(_) => true,
+            Output::Register(r) => (r as usize) < self.registers(),
         }
     }
 
@@ -218,6 +266,12 @@ impl Tape {
     /// Where the result is.
     pub fn output(&self) -> Output {
         self.output
+    }
+
+    /// The instructions with one-operand chains fused, for the scalar
+    /// evaluators.
+    pub fn fused(&self) -> &Fused {
+        &self.fused
     }
 
     /// The number of registers (inputs and instruction results).

@@ -1,0 +1,309 @@
+//! The scalar evaluators' form of a tape (`Tape`): the same instructions, with
+//! chains of one-operand instructions fused into the instruction whose
+//! result they consume.
+//!
+//! An interpreter pays a fixed price per instruction (dispatch, storing the
+//! result, loading the operands), which for small formulas outweighs the
+//! arithmetic. Most one-operand instructions consume a result used nowhere
+//! else, computed just before: `(x2 - x1^2)^2` squares the difference,
+//! `100*...` scales the square, `cos(c*x)` takes the cosine of a product.
+//! A [`Step`] is one instruction followed by such a chain, applied in
+//! registers of the CPU without storing the intermediate results:
+//!
+//! ```text
+//! op → [square] → [× scale + shift] → [unary function]
+//! ```
+//!
+//! Every fused operation performs exactly the `f64` operations of the
+//! instructions it replaces (the identities `v * 1` and `v + (-0)` are exact,
+//! NaN payloads included), so values and derivatives stay bit for bit those
+//! of the plain tape; only `Square`, `MulC`, `AddC` and `Unary` are fused,
+//! since a fused negation (`v * -1`) would not keep a NaN's sign.
+//!
+//! The lane evaluator and the reverse and wide second-order modes keep
+//! using the plain tape.
+
+use super::ast::UnaryFunction;
+use super::program::{Op, Output, Reg};
+
+/// One-operand operations applied to a [`Step`]'s result, in this order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Post {
+    /// `v * v` (an absorbed `Square`).
+    pub square: bool,
+    /// `v * scale + shift` (an absorbed `MulC` and/or `AddC`; `1` and `-0`
+    /// where one is absent, both exact identities).
+    pub scale: f64,
+    pub shift: f64,
+    /// An absorbed `Unary`.
+    pub unary: Option<UnaryFunction>,
+}
+
+/// A [`Post`] while it is built.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Chain {
+    square: bool,
+    affine: Option<(f64, f64)>,
+    unary: Option<UnaryFunction>,
+}
+
+impl Chain {
+    const NONE: Chain = Chain {
+        square: false,
+        affine: None,
+        unary: None,
+    };
+
+    /// The post-operations, `None` if there are none.
+    fn post(self) -> Option<Post> {
+        let (scale, shift) = self.affine.unwrap_or((1.0, -0.0));
+        (self != Chain::NONE).then_some(Post {
+            square: self.square,
+            scale,
+            shift,
+            unary: self.unary,
+        })
+    }
+
+    /// Appends the one-operand instruction `op` (reading the current
+    /// result) if it fits the fixed order; false if not.
+    fn absorb(&mut self, op: Op) -> bool {
+        let unscaled = self.affine.is_none() && self.unary.is_none();
+        match op {
+            Op::Square(_) if !self.square && unscaled => self.square = true,
+            Op::MulC(_, c) if unscaled => self.affine = Some((c, -0.0)),
+            Op::AddC(_, c) if self.unary.is_none() => match self.affine {
+                None => self.affine = Some((1.0, c)),
+                Some((scale, shift)) if shift.to_bits() == (-0.0f64).to_bits() => {
+                    self.affine = Some((scale, c))
+                }
+                Some(_) => return false,
+            },
+            Op::Unary(function, _) if self.unary.is_none() => self.unary = Some(function),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// An instruction with the chain fused into it; writes the next register.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Step {
+    pub op: Op,
+    /// `None` when nothing is fused (one test in the evaluators' loop).
+    pub post: Option<Post>,
+}
+
+/// The fused instructions of a tape, over their own registers: inputs
+/// first, then step `k` in register `inputs + k`, reading only lower ones.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Fused {
+    pub steps: Vec<Step>,
+    pub output: Output,
+}
+
+impl Fused {
+    /// Fuses the instructions `ops` of a tape with `inputs` input registers
+    /// and result `output`.
+    pub fn new(inputs: usize, ops: &[Op], output: Output) -> Fused {
+        let registers = inputs + ops.len();
+        let mut uses = vec![0u32; registers];
+        for op in ops {
+            let (a, b) = op.operands();
+            for r in [a, b].into_iter().flatten() {
+                uses[r as usize] += 1;
+            }
+        }
+        if let Output::Register(r) = output {
+            uses[r as usize] += 1;
+        }
+        // `renamed[r]`: the fused register holding old register `r`.
+        let mut renamed: Vec<Reg> = (0..registers as Reg).collect();
+        let mut steps = Vec::with_capacity(ops.len());
+        let mut k = 0;
+        while k < ops.len() {
+            let op = ops[k].map_operands(|r| renamed[r as usize]);
+            let mut post = Chain::NONE;
+            // Absorb the next instruction while it is the only reader of
+            // the current result and reads nothing else.
+            while k + 1 < ops.len() && uses[inputs + k] == 1 {
+                let next = ops[k + 1];
+                if next.operands() != (Some((inputs + k) as Reg), None) || !post.absorb(next) {
+                    break;
+                }
+                k += 1;
+            }
+            renamed[inputs + k] = (inputs + steps.len()) as Reg;
+            steps.push(Step {
+                op,
+                post: post.post(),
+            });
+            k += 1;
+        }
+        let output = match output {
+            Output::Register(r) => Output::Register(renamed[r as usize]),
+            constant => constant,
+        };
+        // The evaluators' unchecked register reads rely on this, as on the
+        // same invariant of the tape (`Tape::is_well_formed`): a renamed
+        // operand is an input or an earlier step, never an absorbed result.
+        debug_assert!(steps.iter().enumerate().all(|(k, step)| {
+            let (a, b) = step.op.operands();
+            [a, b]
+                .into_iter()
+                .flatten()
+                .all(|r| (r as usize) < inputs + k)
+        }));
+        Fused { steps, output }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formula::parser::parse;
+    use crate::formula::program::Tape;
+
+    fn fused(source: &str) -> Fused {
+        let parsed = parse(source, None).expect("parses");
+        let tape = Tape::compile(&parsed.expr, &parsed.variables);
+        Fused::new(tape.inputs(), tape.ops(), tape.output())
+    }
+
+    fn post(
+        square: bool,
+        affine: Option<(f64, f64)>,
+        unary: Option<UnaryFunction>,
+    ) -> Option<Post> {
+        Chain {
+            square,
+            affine,
+            unary,
+        }
+        .post()
+    }
+
+    #[test]
+    fn single_use_chains_fuse_in_order() {
+        let f = fused("100*(x2-x1^2)^2+(1-x1)^2");
+        let ops: Vec<Op> = f.steps.iter().map(|s| s.op).collect();
+        assert_eq!(
+            ops,
+            [
+                Op::Square(0),
+                Op::Sub(1, 2),
+                Op::CSub(1.0, 0),
+                Op::Add(3, 4)
+            ]
+        );
+        assert_eq!(f.steps[1].post, post(true, Some((100.0, -0.0)), None));
+        assert_eq!(f.steps[2].post, post(true, None, None));
+        assert_eq!(f.output, Output::Register(5));
+
+        let f = fused("log(exp(x)+exp(-2*x-3))");
+        assert_eq!(f.steps.len(), 3);
+        assert_eq!(f.steps[1].op, Op::MulC(0, -2.0));
+        assert_eq!(
+            f.steps[1].post,
+            post(false, Some((1.0, -3.0)), Some(UnaryFunction::Exp))
+        );
+        assert_eq!(f.steps[2].post, post(false, None, Some(UnaryFunction::Ln)));
+    }
+
+    #[test]
+    fn shared_results_and_the_output_are_not_fused_away() {
+        // `x^2` is read twice: it stays a register of its own.
+        let f = fused("sin(x^2) + x^2");
+        assert_eq!(f.steps.len(), 3);
+        assert!(f.steps[0].post.is_none());
+        // Nothing follows the last instruction.
+        let f = fused("2*x");
+        assert_eq!(f.steps.len(), 1);
+        // A scale and a shift fuse into one step; a second shift, or a
+        // square after a shift, starts a new one.
+        assert_eq!(fused("2*x+1").steps.len(), 1);
+        assert_eq!(fused("2*x+1+2").steps.len(), 2);
+        assert_eq!(fused("(2*x+1)^2").steps.len(), 2);
+    }
+}
+
+/// The fused steps against the plain tape: bit for bit the same value,
+/// gradient and Hessian on random formulas and points.
+#[cfg(test)]
+mod agreement {
+    use proptest::prelude::*;
+
+    use crate::formula::eval::{self, reference};
+    use crate::formula::parser::parse;
+    use crate::formula::program::Tape;
+
+    const VARIABLES: [&str; 5] = ["x", "y", "z", "u", "w"];
+
+    fn pick(options: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(options)
+    }
+
+    /// Formulas over (some of) five variables, rich in the chains that fuse.
+    fn formula() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            pick(&VARIABLES).prop_map(String::from),
+            (-3.0..3.0f64).prop_map(|c| format!("{c:.3}")),
+        ];
+        leaf.prop_recursive(6, 64, 2, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    pick(&["+", "-", "*", "/", "^"]),
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("({a}){op}({b})")),
+                (
+                    pick(&[
+                        "exp", "log", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos", "atan",
+                        "sinh", "cosh", "tanh",
+                    ]),
+                    inner.clone()
+                )
+                    .prop_map(|(f, a)| format!("{f}({a})")),
+                (pick(&["min", "max", "pow"]), inner.clone(), inner.clone())
+                    .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
+                inner.clone().prop_map(|a| format!("({a})^2")),
+                (-3.0..3.0f64, inner.clone()).prop_map(|(c, a)| format!("{c:.2}*({a})")),
+                (inner.clone(), -3.0..3.0f64).prop_map(|(a, c)| format!("({a})+{c:.2}")),
+                (-3.0..3.0f64, inner).prop_map(|(c, a)| format!("{c:.2}-({a})")),
+            ]
+        })
+    }
+
+    /// Equal bits, or both NaN: which NaN an operation returns depends on
+    /// the order the compiled code gives its operands, which the source
+    /// does not fix.
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn fused_steps_match_the_plain_tape_bit_for_bit(
+            source in formula(),
+            x in prop::collection::vec(-3.0..3.0f64, 5),
+        ) {
+            let parsed = parse(&source, Some(&VARIABLES)).expect("generated formulas parse");
+            let tape = Tape::compile(&parsed.expr, &parsed.variables);
+            let (mut g, mut rg) = ([0.0; 5], [0.0; 5]);
+            let (mut h, mut rh) = ([0.0; 25], [0.0; 25]);
+            let v = eval::value(&tape, &x);
+            prop_assert!(same(v, reference::value(&tape, &x)), "value of {source}");
+            let vg = eval::value_gradient(&tape, &x, &mut g);
+            let rvg = reference::value_gradient(&tape, &x, &mut rg);
+            prop_assert!(same(vg, rvg) && same(vg, v), "value of {source}");
+            prop_assert!(g.iter().zip(&rg).all(|(a, b)| same(*a, *b)), "gradient of {source}: {g:?} vs {rg:?}");
+            let vh = eval::value_gradient_hessian(&tape, &x, &mut g, &mut h);
+            let rvh = reference::value_gradient_hessian(&tape, &x, &mut rg, &mut rh);
+            prop_assert!(same(vh, rvh) && same(vh, v), "value of {source}");
+            prop_assert!(g.iter().zip(&rg).all(|(a, b)| same(*a, *b)), "gradient of {source}");
+            prop_assert!(h.iter().zip(&rh).all(|(a, b)| same(*a, *b)), "Hessian of {source}: {h:?} vs {rh:?}");
+        }
+    }
+}
