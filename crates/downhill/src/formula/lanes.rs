@@ -299,12 +299,25 @@ fn forward<const W: usize, const N: usize, const FMA: bool>(
     }
 }
 
+// The lane loops compute into a local array and store it whole: the
+// destination register and the operands are in one buffer, and once these
+// helpers are inlined LLVM no longer knows that they do not overlap, so a
+// loop storing lane by lane would not be vectorized.
+
+/// `out = [f(0), f(1), …]`.
+#[inline(always)]
+fn lanewise<const W: usize>(out: &mut [f64; W], f: impl Fn(usize) -> f64) {
+    let mut result = [0.0; W];
+    for (l, r) in result.iter_mut().enumerate() {
+        *r = f(l);
+    }
+    *out = result;
+}
+
 /// `out[l] = f(a[l])` for every lane.
 #[inline(always)]
 fn map<const W: usize>(out: &mut [f64; W], a: &[f64; W], f: impl Fn(f64) -> f64) {
-    for (o, &a) in out.iter_mut().zip(a) {
-        *o = f(a);
-    }
+    lanewise(out, |l| f(a[l]));
 }
 
 /// `out[l] = f(a[l], b[l])` for every lane.
@@ -315,9 +328,7 @@ fn zip<const W: usize>(
     b: &[f64; W],
     f: impl Fn(f64, f64) -> f64,
 ) {
-    for l in 0..W {
-        out[l] = f(a[l], b[l]);
-    }
+    lanewise(out, |l| f(a[l], b[l]));
 }
 
 /// `out[j][l] = f(a[j][l], l)`: each tangent of a one-operand instruction
@@ -329,9 +340,7 @@ fn tangent1<const W: usize, const N: usize>(
     f: impl Fn(f64, usize) -> f64,
 ) {
     for (o, a) in out.iter_mut().zip(a) {
-        for l in 0..W {
-            o.0[l] = f(a.0[l], l);
-        }
+        lanewise(&mut o.0, |l| f(a.0[l], l));
     }
 }
 
@@ -378,18 +387,14 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
             let (va, vb) = (v(a), v(b));
             zip(out, va, vb, |x, y| x * y);
             for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                for l in 0..W {
-                    o.0[l] = ta.0[l] * vb[l] + tb.0[l] * va[l];
-                }
+                lanewise(&mut o.0, |l| ta.0[l] * vb[l] + tb.0[l] * va[l]);
             }
         }
         Op::Div(a, b) => {
             let (va, vb) = (v(a), v(b));
             zip(out, va, vb, |x, y| x / y);
             for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                for l in 0..W {
-                    o.0[l] = (ta.0[l] - tb.0[l] * out[l]) / vb[l];
-                }
+                lanewise(&mut o.0, |l| (ta.0[l] - tb.0[l] * out[l]) / vb[l]);
             }
         }
         Op::AddC(a, c) => {
@@ -427,13 +432,11 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
                 }
             });
             let choose = |out: &mut [f64; W], x: &[f64; W], y: &[f64; W], nan: f64| {
-                for l in 0..W {
-                    out[l] = match pick[l] {
-                        0 => x[l],
-                        1 => y[l],
-                        _ => nan,
-                    };
-                }
+                lanewise(out, |l| match pick[l] {
+                    0 => x[l],
+                    1 => y[l],
+                    _ => nan,
+                });
             };
             choose(out, va, vb, f64::NAN);
             for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
@@ -470,9 +473,9 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
             let partials: [[f64; 5]; W] =
                 std::array::from_fn(|l| pow_local::<false>(out[l], va[l], vb[l]));
             for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                for l in 0..W {
-                    o.0[l] = ta.0[l] * partials[l][0] + tb.0[l] * partials[l][1];
-                }
+                lanewise(&mut o.0, |l| {
+                    ta.0[l] * partials[l][0] + tb.0[l] * partials[l][1]
+                });
             }
         }
         Op::Unary(function, a) => {

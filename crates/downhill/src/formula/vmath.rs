@@ -85,6 +85,8 @@ pub(crate) fn sin_cos<const W: usize, const FMA: bool>(
     const C5: f64 = 2.087_572_321_298_174_827_90e-9;
     const C6: f64 = -1.135_964_755_778_819_482_65e-11;
 
+    // Local arrays: see `exp`.
+    let (mut sin_out, mut cos_out) = ([0.0; W], [0.0; W]);
     for lane in 0..W {
         let x = x[lane];
         // q = round(x * 2/pi); its low bits are the quadrant.
@@ -116,9 +118,10 @@ pub(crate) fn sin_cos<const W: usize, const FMA: bool>(
         // Quadrants 0..3: (s, c), (c, -s), (-s, -c), (-c, s).
         let swap = quadrant & 1 != 0;
         let (sin_r, cos_r) = if swap { (c, s) } else { (s, c) };
-        sin[lane] = f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62));
-        cos[lane] = f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62));
+        sin_out[lane] = f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62));
+        cos_out[lane] = f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62));
     }
+    (*sin, *cos) = (sin_out, cos_out);
     if any_outside(x, |v| within(v, TRIG_LIMIT)) {
         for lane in 0..W {
             if !within(x[lane], TRIG_LIMIT) {
@@ -154,6 +157,10 @@ pub(crate) fn exp<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64;
         1.0 / 6.0,
         0.5,
     ];
+    // Computed into a local array and stored whole: inlined, LLVM may not
+    // know that `out` and `x` do not overlap, and would not vectorize a
+    // loop that stores lane by lane.
+    let mut result = [0.0; W];
     for lane in 0..W {
         let x = x[lane];
         // x = k ln 2 + r
@@ -169,8 +176,9 @@ pub(crate) fn exp<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64;
         p = fmadd::<FMA>(p, r, 1.0);
         // 2^k, built in the exponent field.
         let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
-        out[lane] = p * scale;
+        result[lane] = p * scale;
     }
+    *out = result;
     if any_outside(x, |v| within(v, EXP_LIMIT)) {
         for lane in 0..W {
             if !within(x[lane], EXP_LIMIT) {
@@ -196,6 +204,8 @@ pub(crate) fn ln<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; 
     // x = 2^k m with m in [sqrt(2)/2, sqrt(2)).
     const OFFSET: u64 = 0x3ff0_0000_0000_0000 - 0x3fe6_a09e_667f_3bcd;
     const TWO_52: f64 = 4_503_599_627_370_496.0;
+    // Local array: see `exp`.
+    let mut result = [0.0; W];
     for lane in 0..W {
         let bits = x[lane].to_bits();
         let biased = bits.wrapping_add(OFFSET) >> 52;
@@ -210,8 +220,9 @@ pub(crate) fn ln<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; 
         let t2 = z * fmadd::<FMA>(w, fmadd::<FMA>(w, fmadd::<FMA>(w, LG7, LG5), LG3), LG1);
         let r = t2 + t1;
         let half_f2 = 0.5 * f * f;
-        out[lane] = k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f);
+        result[lane] = k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f);
     }
+    *out = result;
     let fast = |v: f64| (f64::MIN_POSITIVE..=f64::MAX).contains(&v);
     if any_outside(x, fast) {
         for lane in 0..W {

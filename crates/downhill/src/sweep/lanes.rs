@@ -124,6 +124,10 @@ pub(crate) struct Batch {
     velocity: Vec<Lanes>,
     candidate: Vec<Lanes>,
     candidate_grad: Vec<Lanes>,
+    /// The lanes' `η` and divergence bound. On the heap, not in locals:
+    /// LLVM would keep the invariant locals in scalar registers across the
+    /// step loop and no longer vectorize the lane loops that read them.
+    eta_bound: Vec<Lanes>,
     scratch: Vec<f64>,
 }
 
@@ -145,6 +149,12 @@ fn mask(test: impl Fn(usize) -> bool) -> Mask {
 #[inline(always)]
 fn any(m: &Mask) -> bool {
     m.iter().fold(0, |acc, &bits| acc | bits) != 0
+}
+
+/// Whether every lane of `m` is set.
+#[inline(always)]
+fn all(m: &Mask) -> bool {
+    m.iter().fold(u64::MAX, |acc, &bits| acc & bits) == u64::MAX
 }
 
 /// `a[l] & b[l]`.
@@ -172,10 +182,54 @@ fn mask_of(bits: impl Fn(usize) -> u64) -> Mask {
 /// `into[l] = from[l]` where `m[l]` is set (a bitwise blend).
 #[inline(always)]
 fn select_into(into: &mut Lanes, from: &Lanes, m: &Mask) {
-    for l in 0..BLOCK {
-        let bits = (from[l].to_bits() & m[l]) | (into[l].to_bits() & !m[l]);
-        into[l] = f64::from_bits(bits);
+    let old = *into;
+    lanewise(into, |l| blend(m[l], from[l], old[l]));
+}
+
+// The lane loops below compute into a local array and store it whole: LLVM
+// does not know that the batch's vectors do not overlap, and would not
+// vectorize a loop that stores lane by lane.
+
+/// `out = [f(0), f(1), …]`.
+#[inline(always)]
+fn lanewise(out: &mut Lanes, f: impl Fn(usize) -> f64) {
+    let mut result = [0.0; BLOCK];
+    for (l, r) in result.iter_mut().enumerate() {
+        *r = f(l);
     }
+    *out = result;
+}
+
+/// `a` where `m` is set, else `b`.
+#[inline(always)]
+fn blend(m: u64, a: f64, b: f64) -> f64 {
+    f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
+}
+
+/// `c = x − η g` per lane.
+#[inline(always)]
+fn gd_step(c: &mut Lanes, x: &Lanes, g: &Lanes, eta: &Lanes) {
+    lanewise(c, |l| x[l] - eta[l] * g[l]);
+}
+
+/// `c = x − η (β v + g)` per lane.
+#[inline(always)]
+fn momentum_step(c: &mut Lanes, x: &Lanes, g: &Lanes, v: &Lanes, eta: &Lanes, beta: f64) {
+    lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
+}
+
+/// `v = β v + g` per lane where `m` is set.
+#[inline(always)]
+fn momentum_velocity(v: &mut Lanes, g: &Lanes, beta: f64, m: &Mask) {
+    let old = *v;
+    lanewise(v, |l| blend(m[l], beta * old[l] + g[l], old[l]));
+}
+
+/// `c` where `m` is set, else `x`, into `c`.
+#[inline(always)]
+fn keep_where(c: &mut Lanes, x: &Lanes, m: &Mask) {
+    let new = *c;
+    lanewise(c, |l| blend(m[l], new[l], x[l]));
 }
 
 /// The lanes where `f` and every component of `∇f` are finite (`|v| < ∞`
@@ -210,6 +264,7 @@ impl Batch {
             velocity: lanes(),
             candidate: lanes(),
             candidate_grad: lanes(),
+            eta_bound: vec![[0.0; BLOCK]; 2],
             scratch: Vec::new(),
         }
     }
@@ -313,6 +368,8 @@ impl Batch {
         let mut value = [0.0; BLOCK];
         let mut candidate_value = [0.0; BLOCK];
         self.x.copy_from_slice(input.x0);
+        self.eta_bound[0] = input.eta;
+        self.eta_bound[1] = input.bound;
         self.velocity.fill([0.0; BLOCK]);
         objective.value_gradient_block::<FMA>(
             &self.x,
@@ -363,35 +420,35 @@ impl Batch {
             }
 
             // The step, for every lane.
-            let eta = &input.eta;
+            let [eta, bound] = &self.eta_bound[..] else {
+                unreachable!("two rows")
+            };
             match rule {
                 FastRule::GradientDescent => {
                     for ((c, x), g) in self.candidate.iter_mut().zip(&self.x).zip(&self.grad) {
-                        for l in 0..BLOCK {
-                            c[l] = x[l] - eta[l] * g[l];
-                        }
+                        gd_step(c, x, g, eta);
                     }
                 }
                 FastRule::Momentum { beta } => {
-                    let pairs = self.x.iter().zip(&self.grad);
-                    for ((c, (x, g)), v) in self.candidate.iter_mut().zip(pairs).zip(&self.velocity)
+                    for (((c, x), g), v) in self
+                        .candidate
+                        .iter_mut()
+                        .zip(&self.x)
+                        .zip(&self.grad)
+                        .zip(&self.velocity)
                     {
-                        for l in 0..BLOCK {
-                            c[l] = x[l] - eta[l] * (beta * v[l] + g[l]);
-                        }
+                        momentum_step(c, x, g, v, eta, beta);
                     }
                 }
             }
             // Running lanes whose new iterate is finite and within the bound.
             let mut inside = live;
             for c in &self.candidate {
-                inside = and(&inside, &mask(|l| c[l].abs() <= input.bound[l]));
+                inside = and(&inside, &mask(|l| c[l].abs() <= bound[l]));
             }
             // The others evaluate their last good iterate (discarded).
             for (c, x) in self.candidate.iter_mut().zip(&self.x) {
-                let mut kept = *x;
-                select_into(&mut kept, c, &inside);
-                *c = kept;
+                keep_where(c, x, &inside);
             }
             objective.value_gradient_block::<FMA>(
                 &self.candidate,
@@ -409,27 +466,34 @@ impl Batch {
             }
             live = accept;
 
-            // Commit the lanes that go on.
+            // Commit the lanes that go on: the whole batch as a rule.
             let up = mask(|l| candidate_value[l] >= value[l]);
             for l in 0..BLOCK {
                 rose[l] |= up[l] & accept[l];
             }
-            if let FastRule::Momentum { beta } = rule {
-                for (v, g) in self.velocity.iter_mut().zip(&self.grad) {
-                    let mut next = *g;
-                    for l in 0..BLOCK {
-                        next[l] += beta * v[l];
+            if all(&accept) {
+                if let FastRule::Momentum { beta } = rule {
+                    for (v, g) in self.velocity.iter_mut().zip(&self.grad) {
+                        momentum_velocity(v, g, beta, &accept);
                     }
-                    select_into(v, &next, &accept);
                 }
+                std::mem::swap(&mut self.x, &mut self.candidate);
+                std::mem::swap(&mut self.grad, &mut self.candidate_grad);
+                value = candidate_value;
+            } else {
+                if let FastRule::Momentum { beta } = rule {
+                    for (v, g) in self.velocity.iter_mut().zip(&self.grad) {
+                        momentum_velocity(v, g, beta, &accept);
+                    }
+                }
+                for (x, c) in self.x.iter_mut().zip(&self.candidate) {
+                    select_into(x, c, &accept);
+                }
+                for (g, c) in self.grad.iter_mut().zip(&self.candidate_grad) {
+                    select_into(g, c, &accept);
+                }
+                select_into(&mut value, &candidate_value, &accept);
             }
-            for (x, c) in self.x.iter_mut().zip(&self.candidate) {
-                select_into(x, c, &accept);
-            }
-            for (g, c) in self.grad.iter_mut().zip(&self.candidate_grad) {
-                select_into(g, c, &accept);
-            }
-            select_into(&mut value, &candidate_value, &accept);
             k += 1;
         }
 
