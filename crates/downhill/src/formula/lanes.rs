@@ -527,3 +527,110 @@ fn unary_lanes<const W: usize, const FMA: bool>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOCK: usize = Formula::BLOCK;
+
+    /// [`Formula::value_gradient_block`] compiled for at most `level`.
+    fn block_with(
+        level: Simd,
+        formula: &Formula,
+        x: &[[f64; BLOCK]],
+        value: &mut [f64; BLOCK],
+        grad: &mut [[f64; BLOCK]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+        fn avx512(f: &Formula, x: &[[f64; BLOCK]], v: &mut [f64; BLOCK], g: &mut [[f64; BLOCK]]) {
+            f.value_gradient_block::<true>(x, v, g, &mut Vec::new());
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(f: &Formula, x: &[[f64; BLOCK]], v: &mut [f64; BLOCK], g: &mut [[f64; BLOCK]]) {
+            f.value_gradient_block::<true>(x, v, g, &mut Vec::new());
+        }
+        match level.min(Simd::detected()) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `detected` checked that the CPU has these features.
+            Simd::Avx512 => unsafe { avx512(formula, x, value, grad) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Simd::Avx2 => unsafe { avx2(formula, x, value, grad) },
+            _ => formula.value_gradient_block::<false>(x, value, grad, &mut Vec::new()),
+        }
+    }
+
+    /// Deterministic numbers in `[lo, hi)` (xorshift).
+    fn uniform(state: &mut u64, lo: f64, hi: f64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        lo + (hi - lo) * ((*state >> 11) as f64 / (1u64 << 53) as f64)
+    }
+
+    /// Every point of a block equals the [`LANES`]-wide evaluation at the
+    /// same level bit for bit (so the block inherits its bound against the
+    /// scalar evaluator, checked in `tests/formula_lanes.rs`), and is within
+    /// that bound (`1e-13` relative) of the scalar evaluator itself; on
+    /// every level this CPU has.
+    #[test]
+    fn blocks_equal_lanes_and_agree_with_scalar() {
+        let formulas = [
+            ("x*cos(0.15*pi*x)", vec!["x"]),
+            ("sin(x)*exp(-y^2/4) + ln(1 + x^2 + y^2)", vec!["x", "y"]),
+            (
+                "max(x, y) - min(x, 0.5) + abs(x*y) / (1 + sqrt(x^2 + y^2))",
+                vec!["x", "y"],
+            ),
+            ("x^3 - 2^x + x^y + (x^2 + 1)^0.5 + 3/x - 7", vec!["x", "y"]),
+            ("a*b + c*d - cos(a + b + c + d)", vec!["a", "b", "c", "d"]),
+            ("a + b*c + d*f", vec!["a", "b", "c", "d", "f"]),
+            ("tanh(x) + atan(y)", vec!["x", "y", "unused"]),
+            ("cos(2) + 1", vec!["x"]),
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15;
+        for (source, variables) in formulas {
+            let formula = Formula::parse_with_vars(source, &variables).unwrap();
+            let dim = formula.dim();
+            let x: Vec<[f64; BLOCK]> = (0..dim)
+                .map(|_| std::array::from_fn(|_| uniform(&mut state, 0.1, 4.0)))
+                .collect();
+            for level in [Simd::Portable, Simd::Avx2, Simd::Avx512] {
+                let mut value = [f64::NAN; BLOCK];
+                let mut grad = vec![[f64::NAN; BLOCK]; dim];
+                block_with(level, &formula, &x, &mut value, &mut grad);
+                for base in (0..BLOCK).step_by(LANES) {
+                    let lanes: Vec<V> = x
+                        .iter()
+                        .map(|xi| xi[base..base + LANES].try_into().unwrap())
+                        .collect();
+                    let mut lane_value = [f64::NAN; LANES];
+                    let mut lane_grad = vec![[f64::NAN; LANES]; dim];
+                    formula.value_gradient_lanes_with(
+                        level,
+                        &lanes,
+                        &mut lane_value,
+                        &mut lane_grad,
+                    );
+                    assert_eq!(value[base..base + LANES], lane_value, "{source}");
+                    for (g, lg) in grad.iter().zip(&lane_grad) {
+                        assert_eq!(g[base..base + LANES], *lg, "{source}");
+                    }
+                }
+                for l in 0..BLOCK {
+                    let point: Vec<f64> = x.iter().map(|xi| xi[l]).collect();
+                    let mut scalar_grad = vec![0.0; dim];
+                    let scalar = formula.value_gradient(&point, &mut scalar_grad);
+                    let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b.abs().max(1.0);
+                    assert!(close(value[l], scalar), "{source} at {point:?}");
+                    for (g, s) in grad.iter().zip(&scalar_grad) {
+                        assert!(close(g[l], *s), "{source} at {point:?}");
+                    }
+                }
+            }
+        }
+    }
+}
