@@ -157,26 +157,19 @@ fn all(m: &Mask) -> bool {
     m.iter().fold(u64::MAX, |acc, &bits| acc & bits) == u64::MAX
 }
 
-/// `a[l] & b[l]`.
+/// Clears the lanes of `m` where `test` fails, in place (masks are 1 KiB:
+/// no copies in the step loop).
 #[inline(always)]
-fn and(a: &Mask, b: &Mask) -> Mask {
-    mask_of(|l| a[l] & b[l])
-}
-
-/// `a[l] & !b[l]`.
-#[inline(always)]
-fn and_not(a: &Mask, b: &Mask) -> Mask {
-    mask_of(|l| a[l] & !b[l])
-}
-
-/// The mask with lanes `bits(l)`.
-#[inline(always)]
-fn mask_of(bits: impl Fn(usize) -> u64) -> Mask {
-    let mut m = [0; BLOCK];
-    for (l, b) in m.iter_mut().enumerate() {
-        *b = bits(l);
+fn keep_if(m: &mut Mask, test: impl Fn(usize) -> bool) {
+    for (l, bits) in m.iter_mut().enumerate() {
+        *bits &= u64::from(test(l)).wrapping_neg();
     }
-    m
+}
+
+/// Whether some lane is set in `a` but not in `b`.
+#[inline(always)]
+fn any_lost(a: &Mask, b: &Mask) -> bool {
+    (0..BLOCK).fold(0, |acc, l| acc | (a[l] & !b[l])) != 0
 }
 
 /// `into[l] = from[l]` where `m[l]` is set (a bitwise blend).
@@ -232,15 +225,14 @@ fn keep_where(c: &mut Lanes, x: &Lanes, m: &Mask) {
     lanewise(c, |l| blend(m[l], new[l], x[l]));
 }
 
-/// The lanes where `f` and every component of `∇f` are finite (`|v| < ∞`
+/// Clears the lanes of `ok` where `f` or some component of `∇f` are finite (`|v| < ∞`
 /// is false for NaN too).
 #[inline(always)]
-fn finite_lanes(value: &Lanes, grad: &[Lanes]) -> Mask {
-    let mut ok = mask(|l| value[l].abs() < f64::INFINITY);
+fn keep_finite(ok: &mut Mask, value: &Lanes, grad: &[Lanes]) {
+    keep_if(ok, |l| value[l].abs() < f64::INFINITY);
     for g in grad {
-        ok = and(&ok, &mask(|l| g[l].abs() < f64::INFINITY));
+        keep_if(ok, |l| g[l].abs() < f64::INFINITY);
     }
-    ok
 }
 
 /// `‖∇f‖₂` per lane, summed in coordinate order as [`crate::driver::norm`] does.
@@ -381,7 +373,8 @@ impl Batch {
         // The lanes still running, and those some step of which did not
         // decrease f. Once a lane stops: its outcome and the steps it
         // accepted. Lanes past `used` are stopped from the start.
-        let mut live = and(&mask(|l| l < input.used), &finite_lanes(&value, &self.grad));
+        let mut live = mask(|l| l < input.used);
+        keep_finite(&mut live, &value, &self.grad);
         let mut rose: Mask = [0; BLOCK];
         let mut outcome = [Outcome::Limit; BLOCK];
         let mut accepted = [0u32; BLOCK];
@@ -405,10 +398,12 @@ impl Batch {
             // The gradient test, before the step (as the driver does).
             if grad_tol > 0.0 {
                 let norms = norms(&self.grad);
-                let converged = and(&live, &mask(|l| norms[l] <= grad_tol));
-                if any(&converged) {
+                let mut going = live;
+                keep_if(&mut going, |l| !(norms[l] <= grad_tol));
+                if any_lost(&live, &going) {
+                    let converged = mask(|l| live[l] & !going[l] != 0);
                     stop(&converged, Outcome::Converged, k);
-                    live = and_not(&live, &converged);
+                    live = going;
                 }
             }
             if !any(&live) {
@@ -444,7 +439,7 @@ impl Batch {
             // Running lanes whose new iterate is finite and within the bound.
             let mut inside = live;
             for c in &self.candidate {
-                inside = and(&inside, &mask(|l| c[l].abs() <= bound[l]));
+                keep_if(&mut inside, |l| c[l].abs() <= bound[l]);
             }
             // The others evaluate their last good iterate (discarded).
             for (c, x) in self.candidate.iter_mut().zip(&self.x) {
@@ -456,20 +451,18 @@ impl Batch {
                 &mut self.candidate_grad,
                 &mut self.scratch,
             );
-            let accept = and(
-                &inside,
-                &finite_lanes(&candidate_value, &self.candidate_grad),
-            );
-            let diverged = and_not(&live, &accept);
-            if any(&diverged) {
+            let mut accept = inside;
+            keep_finite(&mut accept, &candidate_value, &self.candidate_grad);
+            if any_lost(&live, &accept) {
+                let diverged = mask(|l| live[l] & !accept[l] != 0);
                 stop(&diverged, Outcome::Diverged, k);
             }
             live = accept;
 
             // Commit the lanes that go on: the whole batch as a rule.
-            let up = mask(|l| candidate_value[l] >= value[l]);
             for l in 0..BLOCK {
-                rose[l] |= up[l] & accept[l];
+                let up = u64::from(candidate_value[l] >= value[l]).wrapping_neg();
+                rose[l] |= up & accept[l];
             }
             if all(&accept) {
                 if let FastRule::Momentum { beta } = rule {
