@@ -121,7 +121,8 @@ pub(crate) fn sin_cos<const W: usize, const FMA: bool>(
         sin_out[lane] = f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62));
         cos_out[lane] = f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62));
     }
-    (*sin, *cos) = (sin_out, cos_out);
+    *sin = sin_out;
+    *cos = cos_out;
     if any_outside(x, |v| within(v, TRIG_LIMIT)) {
         for lane in 0..W {
             if !within(x[lane], TRIG_LIMIT) {

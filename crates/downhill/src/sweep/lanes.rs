@@ -5,11 +5,16 @@
 //! `[f64; BLOCK]`, so every lane does `x ← x − η ∇f(x)` with its own `η`
 //! in the same instruction stream, and the formula is evaluated for all
 //! lanes in one pass ([`Formula::value_gradient_block`]), inlined into the
-//! step loop and compiled for the CPU's SIMD instruction set. Each lane keeps the driver's rules
-//! ([`crate::driver::run`]): the gradient test before a step, divergence
-//! when the new iterate is not finite, leaves the bound, or has a
-//! non-finite `f` or `∇f`; a lane that stops keeps its last good iterate
-//! while the others go on, and the batch ends when every lane has stopped.
+//! step loop and compiled for the CPU's SIMD instruction set.
+//!
+//! Each lane keeps the driver's rules ([`crate::driver::run`]), tested at
+//! every step: the gradient test before a step, divergence when the new
+//! iterate is not finite, leaves the bound, or has a non-finite `f` or
+//! `∇f`; a lane that stops keeps its last good iterate and the step count
+//! at which it stopped while the others go on, and the batch ends when
+//! every lane has stopped. The tests are vector compares and one `or`
+//! reduction per step; lanes are visited one by one only in a step where
+//! some of them stop.
 
 use crate::formula::{Formula, Simd};
 
@@ -398,12 +403,11 @@ impl Batch {
             // The gradient test, before the step (as the driver does).
             if grad_tol > 0.0 {
                 let norms = norms(&self.grad);
-                let mut going = live;
-                keep_if(&mut going, |l| !(norms[l] <= grad_tol));
-                if any_lost(&live, &going) {
-                    let converged = mask(|l| live[l] & !going[l] != 0);
+                let mut converged = live;
+                keep_if(&mut converged, |l| norms[l] <= grad_tol);
+                if any(&converged) {
                     stop(&converged, Outcome::Converged, k);
-                    live = going;
+                    keep_if(&mut live, |l| converged[l] == 0);
                 }
             }
             if !any(&live) {

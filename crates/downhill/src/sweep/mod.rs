@@ -64,7 +64,7 @@
 //! # Engines
 //!
 //! Fixed-step gradient descent and momentum run on the fast path
-//! ([`Engine::Lanes`]): batches of 32 cells (four SIMD vectors of
+//! ([`Engine::Lanes`]): batches of 128 cells (sixteen SIMD vectors of
 //! [`LANES`](crate::formula::LANES)) advanced in lock-step, one
 //! structure-of-arrays batch at a time, every batch on its own core
 //! (rayon), each lane with its own `η`, its own divergence test and its own
@@ -602,7 +602,9 @@ impl SweepResult {
     }
 }
 
-/// Cells per parallel work item on the fast path (a multiple of [`BLOCK`]).
+/// At most this many cells per parallel work item on the fast path (a
+/// multiple of [`BLOCK`]); smaller grids are cut into about eight items per
+/// thread, whole batches each.
 const LANE_CHUNK: usize = 32 * BLOCK;
 /// Cells per parallel work item on the driver path.
 const DRIVER_CHUNK: usize = 16;
@@ -632,7 +634,8 @@ pub fn run(
     let mut rose = vec![false; n];
 
     let chunk = if engine == Engine::Lanes {
-        LANE_CHUNK
+        let items = 8 * rayon::current_num_threads();
+        n.div_ceil(items).next_multiple_of(BLOCK).min(LANE_CHUNK)
     } else {
         DRIVER_CHUNK
     };
