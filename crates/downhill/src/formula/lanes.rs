@@ -1,7 +1,7 @@
 //! Value and gradient at many independent points at once, for sweeps: the
 //! tape runs once, each register holding `W` numbers ([`LANES`] for
 //! [`Formula::value_gradient_lanes`](super::Formula::value_gradient_lanes),
-//! [`BLOCK`] for a sweep's blocks of cells), so LLVM turns every
+//! [`Formula::BLOCK`] for a sweep's blocks of cells), so LLVM turns every
 //! instruction into a few SIMD instructions. SIMD is the point: a sweep
 //! evaluates one formula at a million points, and the scalar evaluator
 //! (one point per instruction dispatch, scalar `sin`) is several times
