@@ -1,6 +1,9 @@
-//! Branch-free `sin`/`cos`, `exp` and `ln` over arrays of [`LANES`]
-//! numbers, written so that LLVM vectorizes them (no table look-ups, no
-//! per-lane branches), for the lane evaluator.
+//! Branch-free `sin`/`cos`, `exp` and `ln` over arrays of `W` numbers
+//! (the lane evaluator's [`LANES`], or a sweep's block of cells), written
+//! so that LLVM vectorizes them (no table look-ups, no per-lane branches):
+//! the standard library's functions are scalar calls with branches, which
+//! would cost more than all the rest of an evaluation. Arrays of several
+//! SIMD vectors give the CPU independent dependency chains to overlap.
 //!
 //! The kernels are the classic fdlibm ones (Sun Microsystems, 1993, freely
 //! redistributable): the same polynomials as glibc's fallbacks, evaluated
@@ -41,7 +44,7 @@ const SHIFTER: f64 = 6_755_399_441_055_744.0;
 
 /// True if any lane fails `fast` (`fast` returns false for NaN).
 #[inline(always)]
-fn any_outside(x: &V, fast: impl Fn(f64) -> bool) -> bool {
+fn any_outside<const W: usize>(x: &[f64; W], fast: impl Fn(f64) -> bool) -> bool {
     x.iter().fold(false, |outside, &v| outside | !fast(v))
 }
 
@@ -55,9 +58,13 @@ fn within(v: f64, limit: f64) -> bool {
 /// `2^20`, so `q * PIO2_1` is exact).
 const TRIG_LIMIT: f64 = 1.0e6;
 
-/// `(sin x, cos x)` per lane.
+/// `(sin x, cos x)` per lane, into `sin` and `cos`.
 #[inline(always)]
-pub(crate) fn sin_cos<const FMA: bool>(x: &V) -> (V, V) {
+pub(crate) fn sin_cos<const W: usize, const FMA: bool>(
+    x: &[f64; W],
+    sin: &mut [f64; W],
+    cos: &mut [f64; W],
+) {
     const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
     // pi/2 in three pieces of 33 bits (q times each is exact) and a tail:
     // about 150 bits, enough for arguments near multiples of pi/2.
@@ -78,9 +85,9 @@ pub(crate) fn sin_cos<const FMA: bool>(x: &V) -> (V, V) {
     const C5: f64 = 2.087_572_321_298_174_827_90e-9;
     const C6: f64 = -1.135_964_755_778_819_482_65e-11;
 
-    let mut sin = [0.0; LANES];
-    let mut cos = [0.0; LANES];
-    for lane in 0..LANES {
+    // Local arrays: see `exp`.
+    let (mut sin_out, mut cos_out) = ([0.0; W], [0.0; W]);
+    for lane in 0..W {
         let x = x[lane];
         // q = round(x * 2/pi); its low bits are the quadrant.
         let shifted = fmadd::<FMA>(x, FRAC_2_PI, SHIFTER);
@@ -111,25 +118,26 @@ pub(crate) fn sin_cos<const FMA: bool>(x: &V) -> (V, V) {
         // Quadrants 0..3: (s, c), (c, -s), (-s, -c), (-c, s).
         let swap = quadrant & 1 != 0;
         let (sin_r, cos_r) = if swap { (c, s) } else { (s, c) };
-        sin[lane] = f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62));
-        cos[lane] = f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62));
+        sin_out[lane] = f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62));
+        cos_out[lane] = f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62));
     }
+    *sin = sin_out;
+    *cos = cos_out;
     if any_outside(x, |v| within(v, TRIG_LIMIT)) {
-        for lane in 0..LANES {
+        for lane in 0..W {
             if !within(x[lane], TRIG_LIMIT) {
                 (sin[lane], cos[lane]) = x[lane].sin_cos();
             }
         }
     }
-    (sin, cos)
 }
 
 /// Largest `|x|` for the fast `exp` (the scale `2^k` stays normal).
 const EXP_LIMIT: f64 = 708.0;
 
-/// `exp x` per lane.
+/// `exp x` per lane, into `out`.
 #[inline(always)]
-pub(crate) fn exp<const FMA: bool>(x: &V) -> V {
+pub(crate) fn exp<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; W]) {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     // ln 2 in two pieces; k * LN2_HI is exact for |k| < 2^11.
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
@@ -150,8 +158,11 @@ pub(crate) fn exp<const FMA: bool>(x: &V) -> V {
         1.0 / 6.0,
         0.5,
     ];
-    let mut out = [0.0; LANES];
-    for lane in 0..LANES {
+    // Computed into a local array and stored whole: inlined, LLVM may not
+    // know that `out` and `x` do not overlap, and would not vectorize a
+    // loop that stores lane by lane.
+    let mut result = [0.0; W];
+    for lane in 0..W {
         let x = x[lane];
         // x = k ln 2 + r
         let shifted = fmadd::<FMA>(x, LOG2_E, SHIFTER);
@@ -166,21 +177,21 @@ pub(crate) fn exp<const FMA: bool>(x: &V) -> V {
         p = fmadd::<FMA>(p, r, 1.0);
         // 2^k, built in the exponent field.
         let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
-        out[lane] = p * scale;
+        result[lane] = p * scale;
     }
+    *out = result;
     if any_outside(x, |v| within(v, EXP_LIMIT)) {
-        for lane in 0..LANES {
+        for lane in 0..W {
             if !within(x[lane], EXP_LIMIT) {
                 out[lane] = x[lane].exp();
             }
         }
     }
-    out
 }
 
-/// `ln x` per lane.
+/// `ln x` per lane, into `out`.
 #[inline(always)]
-pub(crate) fn ln<const FMA: bool>(x: &V) -> V {
+pub(crate) fn ln<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; W]) {
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const LG1: f64 = 6.666_666_666_666_735_130e-1;
@@ -194,8 +205,9 @@ pub(crate) fn ln<const FMA: bool>(x: &V) -> V {
     // x = 2^k m with m in [sqrt(2)/2, sqrt(2)).
     const OFFSET: u64 = 0x3ff0_0000_0000_0000 - 0x3fe6_a09e_667f_3bcd;
     const TWO_52: f64 = 4_503_599_627_370_496.0;
-    let mut out = [0.0; LANES];
-    for lane in 0..LANES {
+    // Local array: see `exp`.
+    let mut result = [0.0; W];
+    for lane in 0..W {
         let bits = x[lane].to_bits();
         let biased = bits.wrapping_add(OFFSET) >> 52;
         let k = f64::from_bits(biased | TWO_52.to_bits()) - (TWO_52 + 1023.0);
@@ -209,17 +221,17 @@ pub(crate) fn ln<const FMA: bool>(x: &V) -> V {
         let t2 = z * fmadd::<FMA>(w, fmadd::<FMA>(w, fmadd::<FMA>(w, LG7, LG5), LG3), LG1);
         let r = t2 + t1;
         let half_f2 = 0.5 * f * f;
-        out[lane] = k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f);
+        result[lane] = k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f);
     }
+    *out = result;
     let fast = |v: f64| (f64::MIN_POSITIVE..=f64::MAX).contains(&v);
     if any_outside(x, fast) {
-        for lane in 0..LANES {
+        for lane in 0..W {
             if !fast(x[lane]) {
                 out[lane] = x[lane].ln();
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -317,32 +329,53 @@ mod tests {
         check(name, args, |x| f(x, true), reference, 2);
     }
 
-    fn sin_of(x: &V, fma: bool) -> V {
+    /// `f` through the kernel `k` with or without fused multiply-adds.
+    fn unary(x: &V, fma: bool, k: [fn(&V, &mut V); 2]) -> V {
+        let mut out = [0.0; LANES];
+        k[usize::from(fma)](x, &mut out);
+        out
+    }
+
+    fn sin_and_cos(x: &V, fma: bool) -> (V, V) {
+        let (mut s, mut c) = ([0.0; LANES], [0.0; LANES]);
         if fma {
-            sin_cos::<true>(x).0
+            sin_cos::<LANES, true>(x, &mut s, &mut c);
         } else {
-            sin_cos::<false>(x).0
+            sin_cos::<LANES, false>(x, &mut s, &mut c);
         }
+        (s, c)
+    }
+    fn sin_of(x: &V, fma: bool) -> V {
+        sin_and_cos(x, fma).0
     }
     fn cos_of(x: &V, fma: bool) -> V {
-        if fma {
-            sin_cos::<true>(x).1
-        } else {
-            sin_cos::<false>(x).1
-        }
+        sin_and_cos(x, fma).1
     }
     fn exp_of(x: &V, fma: bool) -> V {
-        if fma {
-            exp::<true>(x)
-        } else {
-            exp::<false>(x)
-        }
+        unary(x, fma, [exp::<LANES, false>, exp::<LANES, true>])
     }
     fn ln_of(x: &V, fma: bool) -> V {
-        if fma {
-            ln::<true>(x)
-        } else {
-            ln::<false>(x)
+        unary(x, fma, [ln::<LANES, false>, ln::<LANES, true>])
+    }
+
+    /// A wide array computes every lane as the [`LANES`]-wide one does.
+    #[test]
+    fn wide_arrays_match_lanes() {
+        let args = arguments(1e3);
+        for chunk in args.chunks_exact(32) {
+            let wide: [f64; 32] = chunk.try_into().unwrap();
+            let (mut s, mut c, mut e, mut l) = ([0.0; 32], [0.0; 32], [0.0; 32], [0.0; 32]);
+            sin_cos::<32, true>(&wide, &mut s, &mut c);
+            exp::<32, true>(&wide, &mut e);
+            ln::<32, true>(&wide.map(f64::abs), &mut l);
+            for (k, part) in chunk.chunks_exact(LANES).enumerate() {
+                let x: V = part.try_into().unwrap();
+                let lanes = k * LANES..(k + 1) * LANES;
+                assert_eq!(s[lanes.clone()], sin_of(&x, true));
+                assert_eq!(c[lanes.clone()], cos_of(&x, true));
+                assert_eq!(e[lanes.clone()], exp_of(&x, true));
+                assert_eq!(l[lanes], ln_of(&x.map(f64::abs), true));
+            }
         }
     }
 

@@ -64,13 +64,14 @@
 //! # Engines
 //!
 //! Fixed-step gradient descent and momentum run on the fast path
-//! ([`Engine::Lanes`]): batches of [`LANES`] cells advanced in lock-step, one
+//! ([`Engine::Lanes`]): batches of 128 cells (sixteen SIMD vectors of
+//! [`LANES`](crate::formula::LANES)) advanced in lock-step, one
 //! structure-of-arrays batch at a time, every batch on its own core
 //! (rayon), each lane with its own `η`, its own divergence test and its own
 //! gradient test. Every other method ([`MethodSpec`]) runs cell by cell
 //! through [`crate::driver::run`] ([`Engine::Driver`]), also on all cores.
-//! The lanes evaluate `f` and `∇f` with [`Formula::value_gradient_lanes`]
-//! (SIMD, vectorized `sin`/`cos`/`exp`/`ln` within a few ulps of the
+//! The lanes evaluate `f` and `∇f` as [`Formula::value_gradient_lanes`]
+//! does, bit for bit (SIMD, vectorized `sin`/`cos`/`exp`/`ln` within a few ulps of the
 //! standard library's), so a cell agrees with the scalar run
 //! ([`crate::driver::run`], `downhill minimize`) to rounding wherever the
 //! iteration contracts: converging and settled cells match to about
@@ -88,7 +89,6 @@ mod output;
 
 pub use cluster::StationaryKind;
 pub use grid::{Axis, Grid, MAX_X_AXES};
-pub use lanes::{LaneGradient, ScalarLanes, LANES};
 pub use output::MapColor;
 
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ use crate::formula::Formula;
 use crate::method::{LineSearchKind, MethodName, MethodSpec, State};
 use crate::trace::TracePolicy;
 
-use lanes::{Batch, FastRule, LaneInputs, LaneResults};
+use lanes::{Batch, FastRule, LaneInputs, LaneResults, ScalarLanes, BLOCK};
 
 /// How a cell's run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,7 +159,7 @@ pub enum Engine {
     /// The fast path when the method allows it, else the driver.
     #[default]
     Auto,
-    /// Batches of [`LANES`] cells in lock-step: fixed-step gradient descent
+    /// Batches of cells in lock-step: fixed-step gradient descent
     /// and momentum only.
     Lanes,
     /// Cell by cell through [`crate::driver::run`]: every method.
@@ -202,7 +202,7 @@ pub struct SweepSpec {
     /// Which engine to use (default [`Engine::Auto`]).
     pub engine: Engine,
     /// On the lanes engine, evaluate the lanes one by one with the scalar
-    /// evaluator ([`ScalarLanes`]) instead of SIMD: every cell bit-identical
+    /// evaluator instead of SIMD: every cell bit-identical
     /// to [`crate::driver::run`], at scalar speed (default `false`).
     pub exact_lanes: bool,
 }
@@ -602,8 +602,10 @@ impl SweepResult {
     }
 }
 
-/// Cells per parallel work item on the fast path (a multiple of [`LANES`]).
-const LANE_CHUNK: usize = 128 * LANES;
+/// At most this many cells per parallel work item on the fast path (a
+/// multiple of [`BLOCK`]); smaller grids are cut into about eight items per
+/// thread, whole batches each.
+const LANE_CHUNK: usize = 32 * BLOCK;
 /// Cells per parallel work item on the driver path.
 const DRIVER_CHUNK: usize = 16;
 
@@ -632,7 +634,8 @@ pub fn run(
     let mut rose = vec![false; n];
 
     let chunk = if engine == Engine::Lanes {
-        LANE_CHUNK
+        let items = 8 * rayon::current_num_threads();
+        n.div_ceil(items).next_multiple_of(BLOCK).min(LANE_CHUNK)
     } else {
         DRIVER_CHUNK
     };
@@ -700,7 +703,7 @@ fn run_lanes(spec: &SweepSpec, rule: FastRule, first: usize, out: LaneResults<'_
         FastRule::Momentum { .. } => MOMENTUM_ETA,
     });
     let mut batch = Batch::new(dim);
-    let mut x0 = vec![[0.0; LANES]; dim];
+    let mut x0 = vec![[0.0; BLOCK]; dim];
     let mut point = vec![0.0; dim];
     let cells = out.outcome.len();
     let LaneResults {
@@ -711,11 +714,11 @@ fn run_lanes(spec: &SweepSpec, rule: FastRule, first: usize, out: LaneResults<'_
         grad_norm,
         rose,
     } = out;
-    for start in (0..cells).step_by(LANES) {
-        let used = LANES.min(cells - start);
-        let mut eta = [0.0; LANES];
-        let mut bound = [0.0; LANES];
-        for lane in 0..LANES {
+    for start in (0..cells).step_by(BLOCK) {
+        let used = BLOCK.min(cells - start);
+        let mut eta = [0.0; BLOCK];
+        let mut bound = [0.0; BLOCK];
+        for lane in 0..BLOCK {
             // Lanes past the end repeat the first cell of the batch.
             let cell = first + start + if lane < used { lane } else { 0 };
             eta[lane] = spec.grid.cell_into(cell, &mut point).unwrap_or(default_eta);

@@ -169,7 +169,11 @@ impl SweepResult {
             out,
             "engine: {}, {} thread{}, {:.3} s",
             match self.engine {
-                super::Engine::Lanes => format!("lanes of {} cells", super::LANES),
+                super::Engine::Lanes => format!(
+                    "lanes of {} cells, blocks of {}",
+                    crate::formula::LANES,
+                    super::lanes::BLOCK
+                ),
                 other => other.name().to_string(),
             },
             self.threads,
