@@ -271,7 +271,16 @@ impl Trace {
     fn store(&mut self, record: Record<'_>) {
         self.entries.push(Entry::of(&record));
         if self.keep_x {
-            self.xs.extend_from_slice(record.x);
+            if record.x.len() <= 4 {
+                // One push per component: inlines for the driver's constant
+                // small n, where extend_from_slice calls out of line.
+                self.xs.reserve(record.x.len());
+                for &v in record.x {
+                    self.xs.push(v);
+                }
+            } else {
+                self.xs.extend_from_slice(record.x);
+            }
         }
         if self.entries.len() > self.max_len {
             self.thin_to_budget();
