@@ -112,7 +112,7 @@ pub fn run(
     x0: &[f64],
     options: &Options,
 ) -> Result<RunResult, RunError> {
-    run_observed(objective, method, x0, options, &mut |_: &State| {})
+    drive(objective, method, x0, options, None)
 }
 
 /// Records the trace reserves room for up front: short runs (the common
@@ -143,6 +143,18 @@ pub fn run_observed(
     x0: &[f64],
     options: &Options,
     observer: &mut dyn Observer,
+) -> Result<RunResult, RunError> {
+    drive(objective, method, x0, options, Some(observer))
+}
+
+/// [`run_observed`] with the observer optional: [`run`] has none, so its
+/// loop makes no call per iteration for it.
+fn drive(
+    objective: &dyn Objective,
+    method: &mut dyn Method,
+    x0: &[f64],
+    options: &Options,
+    mut observer: Option<&mut dyn Observer>,
 ) -> Result<RunResult, RunError> {
     let n = objective.dim();
     if x0.len() != n {
@@ -192,7 +204,9 @@ pub fn run_observed(
         step_norm: 0.0,
         note: None,
     });
-    observer.observe(&state);
+    if let Some(observer) = observer.as_deref_mut() {
+        observer.observe(&state);
+    }
 
     // The method writes x_{k+1} into the candidate, which is evaluated
     // there before it becomes the state: the last good iterate survives a
@@ -203,7 +217,7 @@ pub fn run_observed(
         problem: &problem,
         method: &mut *method,
         options,
-        observer: &mut *observer,
+        observer,
         trace: &mut trace,
         need,
         full: &mut full,
@@ -255,11 +269,11 @@ pub fn run_observed(
 
 /// The driver loop's context: what [`Iterate::iterate`] reads and the
 /// last record's numbers it leaves for the result.
-struct Iterate<'r, 'p> {
+struct Iterate<'r, 'p, 'o> {
     problem: &'r Problem<'p>,
     method: &'r mut dyn Method,
     options: &'r Options,
-    observer: &'r mut dyn Observer,
+    observer: Option<&'r mut (dyn Observer + 'o)>,
     trace: &'r mut Trace,
     need: HessianNeed,
     full: &'r mut Vec<f64>,
@@ -270,7 +284,7 @@ struct Iterate<'r, 'p> {
     note: Option<&'static str>,
 }
 
-impl Iterate<'_, '_> {
+impl Iterate<'_, '_, '_> {
     /// Steps from `state` until a stopping rule holds; `n` is the
     /// dimension (a literal at the small-`n` call sites, see `run_observed`).
     #[inline(always)]
@@ -344,7 +358,9 @@ impl Iterate<'_, '_> {
             } else {
                 self.trace.skip(iteration);
             }
-            self.observer.observe(state);
+            if let Some(observer) = self.observer.as_deref_mut() {
+                observer.observe(state);
+            }
             // Stagnation (scipy's and Optim.jl's x and f tests), after the
             // gradient test had its chance at the next loop start.
             if stagnation_tests && !converged(self.grad_norm) {
