@@ -228,7 +228,7 @@ fn drive(
     };
     // The loop with the dimension a constant for small n: the vector loops
     // (finiteness, norms, the trace's copy) unroll; one loop in the source.
-    let status = match n {
+    let (status, swapped) = match n {
         1 => run.iterate(1, &mut state, &mut candidate),
         2 => run.iterate(2, &mut state, &mut candidate),
         3 => run.iterate(3, &mut state, &mut candidate),
@@ -241,6 +241,9 @@ fn drive(
         note,
         ..
     } = run;
+    if swapped {
+        std::mem::swap(&mut state, &mut candidate);
+    }
     trace.finish_with(Record {
         iteration: state.iteration,
         x: &state.x,
@@ -286,27 +289,36 @@ struct Iterate<'r, 'p, 'o> {
 
 impl Iterate<'_, '_, '_> {
     /// Steps from `state` until a stopping rule holds; `n` is the
-    /// dimension (a literal at the small-`n` call sites, see `run_observed`).
+    /// dimension (a literal at the small-`n` call sites, see `drive`).
+    /// Returns the status and whether the final state is in `candidate`
+    /// (the two swap roles every step).
     #[inline(always)]
-    fn iterate(&mut self, n: usize, state: &mut State, candidate: &mut State) -> Status {
+    fn iterate<'s>(
+        &mut self,
+        n: usize,
+        mut state: &'s mut State,
+        mut candidate: &'s mut State,
+    ) -> (Status, bool) {
         let options = self.options;
         let converged = |grad_norm: f64| options.grad_tol > 0.0 && grad_norm <= options.grad_tol;
         let stagnation_tests = options.x_tol > 0.0 || options.f_tol > 0.0;
-        loop {
+        // Whether `state` now refers to the caller's candidate.
+        let mut swapped = false;
+        let status = loop {
             if converged(self.grad_norm) {
-                return Status::Converged;
+                break Status::Converged;
             }
             if state.iteration >= options.max_iterations {
-                return Status::IterationLimit;
+                break Status::IterationLimit;
             }
             let iteration = state.iteration + 1;
             let info = match self.method.step(self.problem, state, &mut candidate.x) {
                 Ok(info) => info,
                 // A line search that cannot decrease f even along -grad means
                 // no representable step improves f: the run has stalled.
-                Err(StepFailure::LineSearchFailed(_)) => return Status::Stalled(Stall::NoDecrease),
+                Err(StepFailure::LineSearchFailed(_)) => break Status::Stalled(Stall::NoDecrease),
                 Err(failure) => {
-                    return Status::MethodFailed {
+                    break Status::MethodFailed {
                         iteration,
                         reason: failure.to_string(),
                     }
@@ -314,13 +326,13 @@ impl Iterate<'_, '_, '_> {
             };
             let (finite, largest) = finite_and_largest(&candidate.x[..n]);
             if !finite {
-                return Status::Diverged {
+                break Status::Diverged {
                     iteration,
                     reason: DivergenceReason::NonFiniteIterate,
                 };
             }
             if largest > self.bound {
-                return Status::Diverged {
+                break Status::Diverged {
                     iteration,
                     reason: DivergenceReason::OutOfBounds {
                         largest,
@@ -337,14 +349,17 @@ impl Iterate<'_, '_, '_> {
             if !candidate.f.is_finite()
                 || (!candidate_norm.is_finite() && !all_finite(&candidate.grad))
             {
-                return Status::Diverged {
+                break Status::Diverged {
                     iteration,
                     reason: DivergenceReason::NonFiniteValue,
                 };
             }
             self.step_norm = distance(&candidate.x[..n], &state.x[..n]);
             self.note = info.note;
-            std::mem::swap(state, candidate);
+            // The candidate becomes the state: swap the references, not
+            // the vectors' headers.
+            std::mem::swap(&mut state, &mut candidate);
+            swapped = !swapped;
             self.grad_norm = candidate_norm;
             if self.trace.keeps(iteration) {
                 self.trace.push_kept(Record {
@@ -365,10 +380,11 @@ impl Iterate<'_, '_, '_> {
             // gradient test had its chance at the next loop start.
             if stagnation_tests && !converged(self.grad_norm) {
                 if let Some(stall) = options.stagnation(candidate, state) {
-                    return Status::Stalled(stall);
+                    break Status::Stalled(stall);
                 }
             }
-        }
+        };
+        (status, swapped)
     }
 }
 
