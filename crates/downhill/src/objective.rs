@@ -362,6 +362,9 @@ pub struct Evaluations {
 /// The objective as methods see it: every evaluation is counted.
 pub struct Problem<'a> {
     objective: &'a dyn Objective,
+    /// `objective.dim()`, asked once (methods and line searches read it
+    /// every step).
+    dim: usize,
     f: Cell<usize>,
     grad: Cell<usize>,
     hess: Cell<usize>,
@@ -372,6 +375,7 @@ impl<'a> Problem<'a> {
     pub fn new(objective: &'a dyn Objective) -> Self {
         Problem {
             objective,
+            dim: objective.dim(),
             f: Cell::new(0),
             grad: Cell::new(0),
             hess: Cell::new(0),
@@ -379,8 +383,9 @@ impl<'a> Problem<'a> {
     }
 
     /// Number of variables.
+    #[inline]
     pub fn dim(&self) -> usize {
-        self.objective.dim()
+        self.dim
     }
 
     /// The wrapped objective.

@@ -256,11 +256,31 @@ impl Trace {
         self.pending = Pending::Skipped(iteration);
     }
 
-    #[inline]
+    /// [`Trace::push`] for a record the caller checked [`Trace::keeps`]
+    /// (the driver's per-iteration path: inlined, no second policy test).
+    #[inline(always)]
+    pub(crate) fn push_kept(&mut self, record: Record<'_>) {
+        debug_assert!(self.keeps(record.iteration));
+        debug_assert_eq!(record.x.len(), self.dim());
+        self.offered += 1;
+        self.pending = Pending::None;
+        self.store(record);
+    }
+
+    #[inline(always)]
     fn store(&mut self, record: Record<'_>) {
         self.entries.push(Entry::of(&record));
         if self.keep_x {
-            self.xs.extend_from_slice(record.x);
+            if record.x.len() <= 4 {
+                // One push per component: inlines for the driver's constant
+                // small n, where extend_from_slice calls out of line.
+                self.xs.reserve(record.x.len());
+                for &v in record.x {
+                    self.xs.push(v);
+                }
+            } else {
+                self.xs.extend_from_slice(record.x);
+            }
         }
         if self.entries.len() > self.max_len {
             self.thin_to_budget();

@@ -112,7 +112,7 @@ pub fn run(
     x0: &[f64],
     options: &Options,
 ) -> Result<RunResult, RunError> {
-    run_observed(objective, method, x0, options, &mut |_: &State| {})
+    drive(objective, method, x0, options, None)
 }
 
 /// Records the trace reserves room for up front: short runs (the common
@@ -143,6 +143,18 @@ pub fn run_observed(
     x0: &[f64],
     options: &Options,
     observer: &mut dyn Observer,
+) -> Result<RunResult, RunError> {
+    drive(objective, method, x0, options, Some(observer))
+}
+
+/// [`run_observed`] with the observer optional: [`run`] has none, so its
+/// loop makes no call per iteration for it.
+fn drive(
+    objective: &dyn Objective,
+    method: &mut dyn Method,
+    x0: &[f64],
+    options: &Options,
+    mut observer: Option<&mut dyn Observer>,
 ) -> Result<RunResult, RunError> {
     let n = objective.dim();
     if x0.len() != n {
@@ -183,7 +195,7 @@ pub fn run_observed(
     let variables = objective.names();
     let mut trace = Trace::new(variables.clone(), options.trace);
     trace.reserve(options.max_iterations.saturating_add(1).min(TRACE_RESERVE));
-    let mut grad_norm = norm(&state.grad);
+    let grad_norm = norm(&state.grad);
     trace.push(Record {
         iteration: 0,
         x: &state.x,
@@ -192,88 +204,46 @@ pub fn run_observed(
         step_norm: 0.0,
         note: None,
     });
-    observer.observe(&state);
+    if let Some(observer) = observer.as_deref_mut() {
+        observer.observe(&state);
+    }
 
-    let converged = |grad_norm: f64| options.grad_tol > 0.0 && grad_norm <= options.grad_tol;
-    let stagnation_tests = options.x_tol > 0.0 || options.f_tol > 0.0;
     // The method writes x_{k+1} into the candidate, which is evaluated
     // there before it becomes the state: the last good iterate survives a
     // divergent step. The Hessian buffer moves from the state to the
     // candidate once the step has used it (one `n × n` matrix per run).
     let mut candidate = new_state(zeros(n), Vec::new());
-    let mut step_norm = 0.0;
-    let mut note = None;
-    let status = loop {
-        if converged(grad_norm) {
-            break Status::Converged;
-        }
-        if state.iteration >= options.max_iterations {
-            break Status::IterationLimit;
-        }
-        let iteration = state.iteration + 1;
-        let info = match method.step(&problem, &state, &mut candidate.x) {
-            Ok(info) => info,
-            // A line search that cannot decrease f even along -grad means
-            // no representable step improves f: the run has stalled.
-            Err(StepFailure::LineSearchFailed(_)) => break Status::Stalled(Stall::NoDecrease),
-            Err(failure) => {
-                break Status::MethodFailed {
-                    iteration,
-                    reason: failure.to_string(),
-                }
-            }
-        };
-        let (finite, largest) = finite_and_largest(&candidate.x);
-        if !finite {
-            break Status::Diverged {
-                iteration,
-                reason: DivergenceReason::NonFiniteIterate,
-            };
-        }
-        if largest > bound {
-            break Status::Diverged {
-                iteration,
-                reason: DivergenceReason::OutOfBounds { largest, bound },
-            };
-        }
-        candidate.iteration = iteration;
-        std::mem::swap(&mut candidate.hess, &mut state.hess);
-        evaluate(&problem, &mut candidate, need, &mut full);
-        // A finite sum of squares means a finite gradient; otherwise look
-        // closer (finite components may overflow when squared).
-        let candidate_norm = norm(&candidate.grad);
-        if !candidate.f.is_finite() || (!candidate_norm.is_finite() && !all_finite(&candidate.grad))
-        {
-            break Status::Diverged {
-                iteration,
-                reason: DivergenceReason::NonFiniteValue,
-            };
-        }
-        step_norm = distance(&candidate.x, &state.x);
-        note = info.note;
-        std::mem::swap(&mut state, &mut candidate);
-        grad_norm = candidate_norm;
-        if trace.keeps(iteration) {
-            trace.push(Record {
-                iteration,
-                x: &state.x,
-                f: state.f,
-                grad_norm,
-                step_norm,
-                note,
-            });
-        } else {
-            trace.skip(iteration);
-        }
-        observer.observe(&state);
-        // Stagnation (scipy's and Optim.jl's x and f tests), after the
-        // gradient test had its chance at the next loop start.
-        if stagnation_tests && !converged(grad_norm) {
-            if let Some(stall) = options.stagnation(&candidate, &state) {
-                break Status::Stalled(stall);
-            }
-        }
+    let mut run = Iterate {
+        problem: &problem,
+        method: &mut *method,
+        options,
+        observer,
+        trace: &mut trace,
+        need,
+        full: &mut full,
+        bound,
+        grad_norm,
+        step_norm: 0.0,
+        note: None,
     };
+    // The loop with the dimension a constant for small n: the vector loops
+    // (finiteness, norms, the trace's copy) unroll; one loop in the source.
+    let (status, swapped) = match n {
+        1 => run.iterate(1, &mut state, &mut candidate),
+        2 => run.iterate(2, &mut state, &mut candidate),
+        3 => run.iterate(3, &mut state, &mut candidate),
+        4 => run.iterate(4, &mut state, &mut candidate),
+        _ => run.iterate(n, &mut state, &mut candidate),
+    };
+    let Iterate {
+        grad_norm,
+        step_norm,
+        note,
+        ..
+    } = run;
+    if swapped {
+        std::mem::swap(&mut state, &mut candidate);
+    }
     trace.finish_with(Record {
         iteration: state.iteration,
         x: &state.x,
@@ -300,6 +270,125 @@ pub fn run_observed(
     })
 }
 
+/// The driver loop's context: what [`Iterate::iterate`] reads and the
+/// last record's numbers it leaves for the result.
+struct Iterate<'r, 'p, 'o> {
+    problem: &'r Problem<'p>,
+    method: &'r mut dyn Method,
+    options: &'r Options,
+    observer: Option<&'r mut (dyn Observer + 'o)>,
+    trace: &'r mut Trace,
+    need: HessianNeed,
+    full: &'r mut Vec<f64>,
+    bound: f64,
+    /// `‖∇f‖`, `‖x_k − x_{k−1}‖` and the step's note at the current state.
+    grad_norm: f64,
+    step_norm: f64,
+    note: Option<&'static str>,
+}
+
+impl Iterate<'_, '_, '_> {
+    /// Steps from `state` until a stopping rule holds; `n` is the
+    /// dimension (a literal at the small-`n` call sites, see `drive`).
+    /// Returns the status and whether the final state is in `candidate`
+    /// (the two swap roles every step).
+    #[inline(always)]
+    fn iterate<'s>(
+        &mut self,
+        n: usize,
+        mut state: &'s mut State,
+        mut candidate: &'s mut State,
+    ) -> (Status, bool) {
+        let options = self.options;
+        let converged = |grad_norm: f64| options.grad_tol > 0.0 && grad_norm <= options.grad_tol;
+        let stagnation_tests = options.x_tol > 0.0 || options.f_tol > 0.0;
+        // Whether `state` now refers to the caller's candidate.
+        let mut swapped = false;
+        let status = loop {
+            if converged(self.grad_norm) {
+                break Status::Converged;
+            }
+            if state.iteration >= options.max_iterations {
+                break Status::IterationLimit;
+            }
+            let iteration = state.iteration + 1;
+            let info = match self.method.step(self.problem, state, &mut candidate.x) {
+                Ok(info) => info,
+                // A line search that cannot decrease f even along -grad means
+                // no representable step improves f: the run has stalled.
+                Err(StepFailure::LineSearchFailed(_)) => break Status::Stalled(Stall::NoDecrease),
+                Err(failure) => {
+                    break Status::MethodFailed {
+                        iteration,
+                        reason: failure.to_string(),
+                    }
+                }
+            };
+            let (finite, largest) = finite_and_largest(&candidate.x[..n]);
+            if !finite {
+                break Status::Diverged {
+                    iteration,
+                    reason: DivergenceReason::NonFiniteIterate,
+                };
+            }
+            if largest > self.bound {
+                break Status::Diverged {
+                    iteration,
+                    reason: DivergenceReason::OutOfBounds {
+                        largest,
+                        bound: self.bound,
+                    },
+                };
+            }
+            candidate.iteration = iteration;
+            std::mem::swap(&mut candidate.hess, &mut state.hess);
+            evaluate(self.problem, candidate, self.need, self.full);
+            // A finite sum of squares means a finite gradient; otherwise look
+            // closer (finite components may overflow when squared).
+            let candidate_norm = norm(&candidate.grad[..n]);
+            if !candidate.f.is_finite()
+                || (!candidate_norm.is_finite() && !all_finite(&candidate.grad))
+            {
+                break Status::Diverged {
+                    iteration,
+                    reason: DivergenceReason::NonFiniteValue,
+                };
+            }
+            self.step_norm = distance(&candidate.x[..n], &state.x[..n]);
+            self.note = info.note;
+            // The candidate becomes the state: swap the references, not
+            // the vectors' headers.
+            std::mem::swap(&mut state, &mut candidate);
+            swapped = !swapped;
+            self.grad_norm = candidate_norm;
+            if self.trace.keeps(iteration) {
+                self.trace.push_kept(Record {
+                    iteration,
+                    x: &state.x[..n],
+                    f: state.f,
+                    grad_norm: self.grad_norm,
+                    step_norm: self.step_norm,
+                    note: self.note,
+                });
+            } else {
+                self.trace.skip(iteration);
+            }
+            if let Some(observer) = self.observer.as_deref_mut() {
+                observer.observe(state);
+            }
+            // Stagnation (scipy's and Optim.jl's x and f tests), after the
+            // gradient test had its chance at the next loop start.
+            if stagnation_tests && !converged(self.grad_norm) {
+                if let Some(stall) = options.stagnation(candidate, state) {
+                    break Status::Stalled(stall);
+                }
+            }
+        };
+        (status, swapped)
+    }
+}
+
+#[inline(always)]
 fn evaluate(problem: &Problem<'_>, state: &mut State, need: HessianNeed, full: &mut Vec<f64>) {
     state.f = match need {
         HessianNeed::None => problem.value_gradient(&state.x, &mut state.grad),

@@ -121,8 +121,9 @@ pub struct Ray<'a, 'o> {
     problem: &'a Problem<'o>,
     origin: &'a [f64],
     direction: &'a [f64],
-    point: Vec<f64>,
-    gradient: Vec<f64>,
+    /// The point `x + t d` (first `n` entries), then `∇f` there: one
+    /// allocation for both.
+    work: Vec<f64>,
     gradient_at: Option<f64>,
 }
 
@@ -130,8 +131,7 @@ pub struct Ray<'a, 'o> {
 /// search allocates nothing per iteration ([`Ray::reusing`], [`Ray::into_buffers`]).
 #[derive(Clone, Debug, Default)]
 pub struct RayBuffers {
-    point: Vec<f64>,
-    gradient: Vec<f64>,
+    work: Vec<f64>,
 }
 
 impl<'a, 'o> Ray<'a, 'o> {
@@ -156,20 +156,15 @@ impl<'a, 'o> Ray<'a, 'o> {
         let n = problem.dim();
         assert_eq!(x.len(), n, "Ray::new: x has the wrong dimension");
         assert_eq!(d.len(), n, "Ray::new: d has the wrong dimension");
-        let RayBuffers {
-            mut point,
-            mut gradient,
-        } = buffers;
-        if point.len() != n || gradient.len() != n {
-            point.resize(n, 0.0);
-            gradient.resize(n, 0.0);
+        let RayBuffers { mut work } = buffers;
+        if work.len() != 2 * n {
+            work.resize(2 * n, 0.0);
         }
         Ray {
             problem,
             origin: x,
             direction: d,
-            point,
-            gradient,
+            work,
             gradient_at: None,
         }
     }
@@ -177,16 +172,14 @@ impl<'a, 'o> Ray<'a, 'o> {
     /// Gives the work buffers back for the next ray.
     #[inline]
     pub fn into_buffers(self) -> RayBuffers {
-        RayBuffers {
-            point: self.point,
-            gradient: self.gradient,
-        }
+        RayBuffers { work: self.work }
     }
 
     /// The step `t` and `∇f(x + t d)` of the last
     /// [`value_derivative`](LineFunction::value_derivative) call, if any.
     pub fn last_gradient(&self) -> Option<(f64, &[f64])> {
-        self.gradient_at.map(|t| (t, self.gradient.as_slice()))
+        let n = self.origin.len();
+        self.gradient_at.map(|t| (t, &self.work[n..]))
     }
 
     /// Writes the point `x + t d` into `out` (same length as `x`).
@@ -196,29 +189,29 @@ impl<'a, 'o> Ray<'a, 'o> {
         }
     }
 
-    fn move_to(&mut self, t: f64) {
-        for ((p, x), d) in self.point.iter_mut().zip(self.origin).zip(self.direction) {
+    /// Moves to `x + t d`; returns that point and the gradient buffer.
+    fn move_to(&mut self, t: f64) -> (&mut [f64], &mut [f64]) {
+        let (point, gradient) = self.work.split_at_mut(self.origin.len());
+        for ((p, x), d) in point.iter_mut().zip(self.origin).zip(self.direction) {
             *p = x + t * d;
         }
+        (point, gradient)
     }
 }
 
 impl LineFunction for Ray<'_, '_> {
     fn value(&mut self, t: f64) -> f64 {
-        self.move_to(t);
-        self.problem.value(&self.point)
+        let problem = self.problem;
+        let (point, _) = self.move_to(t);
+        problem.value(point)
     }
 
     fn value_derivative(&mut self, t: f64) -> (f64, f64) {
-        self.move_to(t);
-        let value = self.problem.value_gradient(&self.point, &mut self.gradient);
+        let (problem, direction) = (self.problem, self.direction);
+        let (point, gradient) = self.move_to(t);
+        let value = problem.value_gradient(point, gradient);
+        let slope = gradient.iter().zip(direction).map(|(g, d)| g * d).sum();
         self.gradient_at = Some(t);
-        let slope = self
-            .gradient
-            .iter()
-            .zip(self.direction)
-            .map(|(g, d)| g * d)
-            .sum();
         (value, slope)
     }
 }

@@ -116,10 +116,9 @@ pub(crate) fn advance_with(
     )
 }
 
-/// The line-search half of [`advance_with`] (kept out of line so the fixed
-/// step inlines into the methods).
+/// The line-search half of [`advance_with`].
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn search_along(
     problem: &Problem<'_>,
     state: &State,

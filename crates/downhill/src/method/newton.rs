@@ -591,6 +591,66 @@ impl Method for Newton {
             x_next[0] = state.x[0] - self.eta * state.grad[0] / h;
             return Ok(StepInfo::default());
         }
+        match state.x.len() {
+            2 => self.step_small::<2>(problem, state, x_next),
+            3 => self.step_small::<3>(problem, state, x_next),
+            4 => self.step_small::<4>(problem, state, x_next),
+            _ => self.step_general(problem, state, x_next),
+        }
+    }
+}
+
+impl Newton {
+    /// [`Method::step`] for `N ≤ SMALL_MAX_DIM` variables: a positive-definite
+    /// `H` is solved on the stack and a fixed step taken in place (no
+    /// buffer, loops unrolled); anything else goes the general way, which
+    /// gives the same numbers.
+    #[inline(always)]
+    fn step_small<const N: usize>(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        let mut direction = [0.0; N];
+        if self.repair != HessianRepair::Abs
+            && newton_direction_fixed::<N>(&state.hess, &state.grad, &mut direction)
+        {
+            if self.line_search == LineSearchKind::None {
+                if let (Ok(x), Ok(out)) = (
+                    <&[f64; N]>::try_from(&state.x[..]),
+                    <&mut [f64; N]>::try_from(&mut x_next[..]),
+                ) {
+                    // `x + η d`, as `advance` computes it.
+                    for ((o, x), d) in out.iter_mut().zip(x).zip(&direction) {
+                        *o = x + self.eta * d;
+                    }
+                    return Ok(StepInfo::default());
+                }
+            }
+            self.direction.clear();
+            self.direction.extend_from_slice(&direction);
+            return advance_with(
+                problem,
+                state,
+                &mut self.direction,
+                self.eta,
+                self.line_search,
+                None,
+                x_next,
+                &mut self.buffers,
+            );
+        }
+        self.step_general(problem, state, x_next)
+    }
+
+    /// [`Method::step`] through [`NewtonSolver::direction`], for any `n`.
+    fn step_general(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
         if self.direction.len() != state.x.len() {
             self.direction.resize(state.x.len(), 0.0);
         }

@@ -84,11 +84,52 @@ fn has_positive_curvature(s: &[f64], y: &[f64]) -> bool {
 pub struct Bfgs {
     /// Line search along `d = −B∇f` (strong Wolfe by default; the trial step is 1).
     pub line_search: LineSearchKind,
-    inverse: Vec<f64>,
-    previous: Previous,
-    direction: Vec<f64>,
-    scratch: Vec<f64>,
+    /// Every per-run vector in one allocation (see [`BfgsParts`]); empty
+    /// before the first run.
+    work: Vec<f64>,
+    /// Dimension `work` is laid out for (0: none yet).
+    n: usize,
     buffers: RayBuffers,
+}
+
+/// The per-run vectors of [`Bfgs`], carved out of its one work buffer.
+struct BfgsParts<'a> {
+    /// `B ≈ H⁻¹`, row-major `n × n`.
+    inverse: &'a mut [f64],
+    /// `x_{k−1}` and `∇f(x_{k−1})`.
+    x_prev: &'a mut [f64],
+    grad_prev: &'a mut [f64],
+    /// The pair `s = x_k − x_{k−1}`, `y = ∇f(x_k) − ∇f(x_{k−1})`.
+    s: &'a mut [f64],
+    y: &'a mut [f64],
+    /// `d = −B ∇f`.
+    direction: &'a mut [f64],
+    /// `B y` during the update.
+    by: &'a mut [f64],
+}
+
+impl BfgsParts<'_> {
+    /// Vectors of length `n` after the `n × n` matrix.
+    const VECTORS: usize = 6;
+
+    #[inline(always)]
+    fn of(work: &mut [f64], n: usize) -> BfgsParts<'_> {
+        let (inverse, rest) = work.split_at_mut(n * n);
+        let (x_prev, rest) = rest.split_at_mut(n);
+        let (grad_prev, rest) = rest.split_at_mut(n);
+        let (s, rest) = rest.split_at_mut(n);
+        let (y, rest) = rest.split_at_mut(n);
+        let (direction, by) = rest.split_at_mut(n);
+        BfgsParts {
+            inverse,
+            x_prev,
+            grad_prev,
+            s,
+            y,
+            direction: &mut direction[..n],
+            by: &mut by[..n],
+        }
+    }
 }
 
 impl Bfgs {
@@ -96,10 +137,8 @@ impl Bfgs {
     pub fn new() -> Self {
         Bfgs {
             line_search: LineSearchKind::Wolfe,
-            inverse: Vec::new(),
-            previous: Previous::default(),
-            direction: Vec::new(),
-            scratch: Vec::new(),
+            work: Vec::new(),
+            n: 0,
             buffers: RayBuffers::default(),
         }
     }
@@ -110,68 +149,95 @@ impl Bfgs {
         self
     }
 
-    fn reset(&mut self, n: usize, scale: f64) {
-        self.inverse.clear();
-        self.inverse.resize(n * n, 0.0);
-        for i in 0..n {
-            self.inverse[i * n + i] = scale;
+    /// One step for `n` variables. Called with a literal `n` for small
+    /// dimensions (see [`Method::step`]): inlined there, every loop has a
+    /// constant trip count and the slices' bounds checks fold away; the
+    /// arithmetic and its order are those of every `n`.
+    #[inline(always)]
+    fn step_n(
+        &mut self,
+        n: usize,
+        problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        let (x, grad) = (&state.x[..n], &state.grad[..n]);
+        // A new run (or a new dimension): forget the previous iterate.
+        let first = state.iteration == 0 || self.n != n;
+        if self.n != n {
+            self.n = n;
+            self.work.clear();
+            self.work.resize(n * n + BfgsParts::VECTORS * n, 0.0);
         }
+        let p = BfgsParts::of(&mut self.work, n);
+        let mut trial = 1.0;
+        if first {
+            reset(p.inverse, n, 1.0);
+            trial = first_trial_step(grad);
+        } else {
+            for ((s, a), b) in p.s.iter_mut().zip(x).zip(&*p.x_prev) {
+                *s = a - b;
+            }
+            for ((y, a), b) in p.y.iter_mut().zip(grad).zip(&*p.grad_prev) {
+                *y = a - b;
+            }
+            let (s, y) = (&*p.s, &*p.y);
+            if has_positive_curvature(s, y) {
+                if state.iteration == 1 {
+                    // Nocedal & Wright eq. 6.20: the first B on the scale of H⁻¹.
+                    reset(p.inverse, n, dot(y, s) / dot(y, y));
+                }
+                bfgs_update(n, p.inverse, p.by, s, y);
+            }
+        }
+        for (d, row) in p.direction.iter_mut().zip(p.inverse.chunks_exact(n.max(1))) {
+            *d = -dot(row, grad);
+        }
+        let result = advance_with(
+            problem,
+            state,
+            p.direction,
+            trial,
+            self.line_search,
+            None,
+            x_next,
+            &mut self.buffers,
+        );
+        if matches!(result, Ok(StepInfo { note: Some(_) })) {
+            // B gave no descent direction: start the approximation afresh.
+            reset(p.inverse, n, 1.0);
+        }
+        p.x_prev.copy_from_slice(x);
+        p.grad_prev.copy_from_slice(grad);
+        result
+    }
+}
+
+/// `B ← scale · I`.
+#[inline(always)]
+fn reset(inverse: &mut [f64], n: usize, scale: f64) {
+    inverse.fill(0.0);
+    for i in 0..n {
+        inverse[i * n + i] = scale;
     }
 }
 
 /// `B ← (I − ρ s yᵀ) B (I − ρ y sᵀ) + ρ s sᵀ`, expanded so it costs O(n²):
 /// `B + ρ²(yᵀBy + 1/ρ) s sᵀ − ρ (B y sᵀ + s yᵀB)`; `by` is scratch.
-fn bfgs_update(inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
-    match s.len() {
-        0 => by.clear(),
-        1 => bfgs_update_fixed::<1>(inverse, by, s, y),
-        2 => bfgs_update_fixed::<2>(inverse, by, s, y),
-        3 => bfgs_update_fixed::<3>(inverse, by, s, y),
-        4 => bfgs_update_fixed::<4>(inverse, by, s, y),
-        n => bfgs_update_n(n, inverse, by, s, y),
-    }
-}
-
-/// [`bfgs_update`] with the dimension a constant (small `n`: the loops
-/// unroll; the arithmetic and its order are those of every `n`).
-#[inline]
-fn bfgs_update_fixed<const N: usize>(inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
-    bfgs_update_n(N, inverse, by, s, y)
-}
-
 #[inline(always)]
-fn bfgs_update_n(n: usize, inverse: &mut [f64], by: &mut Vec<f64>, s: &[f64], y: &[f64]) {
-    let (inverse, s, y) = (&mut inverse[..n * n], &s[..n], &y[..n]);
+fn bfgs_update(n: usize, inverse: &mut [f64], by: &mut [f64], s: &[f64], y: &[f64]) {
+    let (inverse, by, s, y) = (&mut inverse[..n * n], &mut by[..n], &s[..n], &y[..n]);
     let rho = 1.0 / dot(y, s);
-    by.clear();
-    by.extend(inverse.chunks_exact(n).map(|row| dot(row, y)));
-    let by = &by[..n];
+    for (b, row) in by.iter_mut().zip(inverse.chunks_exact(n.max(1))) {
+        *b = dot(row, y);
+    }
     let yby = dot(y, by);
     let coefficient = rho * rho * yby + rho;
-    for (i, row) in inverse.chunks_exact_mut(n).enumerate() {
+    for (i, row) in inverse.chunks_exact_mut(n.max(1)).enumerate() {
         for (j, b) in row.iter_mut().enumerate() {
             *b += coefficient * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
         }
     }
-}
-
-/// `out = −B g` for `B` row-major `n × n`, `n = g.len()`.
-fn minus_product(inverse: &[f64], g: &[f64], out: &mut Vec<f64>) {
-    match g.len() {
-        0 => out.clear(),
-        1 => minus_product_n(1, inverse, g, out),
-        2 => minus_product_n(2, inverse, g, out),
-        3 => minus_product_n(3, inverse, g, out),
-        4 => minus_product_n(4, inverse, g, out),
-        n => minus_product_n(n, inverse, g, out),
-    }
-}
-
-#[inline(always)]
-fn minus_product_n(n: usize, inverse: &[f64], g: &[f64], out: &mut Vec<f64>) {
-    let g = &g[..n];
-    out.clear();
-    out.extend(inverse[..n * n].chunks_exact(n).map(|row| -dot(row, g)));
 }
 
 impl Default for Bfgs {
@@ -191,41 +257,13 @@ impl Method for Bfgs {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let n = state.x.len();
-        let mut trial = 1.0;
-        if !self.previous.pair(state) {
-            self.reset(n, 1.0);
-            trial = first_trial_step(&state.grad);
-        } else if has_positive_curvature(&self.previous.s, &self.previous.y) {
-            let (s, y) = (&self.previous.s, &self.previous.y);
-            if state.iteration == 1 {
-                // Nocedal & Wright eq. 6.20: the first B on the scale of H⁻¹.
-                let scale = dot(y, s) / dot(y, y);
-                self.inverse.clear();
-                self.inverse.resize(n * n, 0.0);
-                for i in 0..n {
-                    self.inverse[i * n + i] = scale;
-                }
-            }
-            bfgs_update(&mut self.inverse, &mut self.scratch, s, y);
+        match state.x.len() {
+            1 => self.step_n(1, problem, state, x_next),
+            2 => self.step_n(2, problem, state, x_next),
+            3 => self.step_n(3, problem, state, x_next),
+            4 => self.step_n(4, problem, state, x_next),
+            n => self.step_n(n, problem, state, x_next),
         }
-        minus_product(&self.inverse, &state.grad, &mut self.direction);
-        let result = advance_with(
-            problem,
-            state,
-            &mut self.direction,
-            trial,
-            self.line_search,
-            None,
-            x_next,
-            &mut self.buffers,
-        );
-        if matches!(result, Ok(StepInfo { note: Some(_) })) {
-            // B gave no descent direction: start the approximation afresh.
-            self.reset(n, 1.0);
-        }
-        self.previous.remember(state);
-        result
     }
 }
 
