@@ -28,11 +28,12 @@
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
-use super::fused::{Post, Step};
+use super::fused::{Post, Shape, Step};
 use super::local::{
     pow_local, powf_derivatives, powi, powi_derivatives, takes_second, unary_local, unary_value,
 };
 use super::program::{Op, Output, Reg, Tape};
+use super::small::{self, Plan};
 
 thread_local! {
     static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
@@ -182,22 +183,65 @@ fn value_sweep<I: Instruction>(
     unsafe { read(values, output as Reg) }
 }
 
+/// `$apply::<$generics.., SQUARE, AFFINE, UNARY>($args)` with the flags
+/// of the [`Shape`] `$shape`: one branch to code that applies exactly the
+/// parts present (the post-operations are written once, generic over
+/// the flags, and monomorphized for each shape).
+macro_rules! by_shape {
+    ($shape:expr, $apply:ident $(::<$($generic:ident),*>)? ($($arg:expr),*)) => {
+        match $shape {
+            Shape::Square => $apply::<$($($generic,)*)? true, false, false>($($arg),*),
+            Shape::Affine => $apply::<$($($generic,)*)? false, true, false>($($arg),*),
+            Shape::SquareAffine => $apply::<$($($generic,)*)? true, true, false>($($arg),*),
+            Shape::Unary => $apply::<$($($generic,)*)? false, false, true>($($arg),*),
+            Shape::SquareUnary => $apply::<$($($generic,)*)? true, false, true>($($arg),*),
+            Shape::AffineUnary => $apply::<$($($generic,)*)? false, true, true>($($arg),*),
+            Shape::SquareAffineUnary => $apply::<$($($generic,)*)? true, true, true>($($arg),*),
+        }
+    };
+}
+
 /// `post` applied to the value `v`: the arithmetic of `Square`, `MulC`,
 /// `AddC` and `Unary` in [`op_value`].
 #[inline(always)]
-fn post_value(post: Post, mut v: f64) -> f64 {
-    if post.square {
+fn post_value(post: Post, v: f64) -> f64 {
+    by_shape!(post.shape, post_value_as(post, v))
+}
+
+/// [`post_value`] for a post of the given parts (`post.shape`).
+#[inline(always)]
+fn post_value_as<const SQUARE: bool, const AFFINE: bool, const UNARY: bool>(
+    post: Post,
+    mut v: f64,
+) -> f64 {
+    if SQUARE {
         v = v * v;
     }
-    v = v * post.scale + post.shift;
-    if let Some(function) = post.unary {
+    if AFFINE {
+        v = v * post.scale + post.shift;
+    }
+    if let (true, Some(function)) = (UNARY, post.unary) {
         v = unary_value(function, v);
     }
     v
 }
 
 /// `f(x)` and its gradient (lengths checked by the caller).
+#[inline]
 pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
+    let fused = tape.fused();
+    match tape.plan() {
+        Plan::One { output } => small::gradient::<1>(fused, output, x, gradient),
+        Plan::Two { output } => small::gradient::<2>(fused, output, x, gradient),
+        Plan::General => general_gradient(tape, x, gradient),
+    }
+}
+
+/// [`value_gradient`] for [`Plan::General`]: by the number of active
+/// variables. Not inlined into the dispatch, which would then pay this
+/// function's frame setup on every small plan's call.
+#[inline(never)]
+fn general_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
     let fused = tape.fused();
     let (steps, output) = (&fused.steps[..], fused.output);
     match tape.inputs() {
@@ -216,7 +260,7 @@ pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f6
 /// Tapes with at most this many registers keep them in arrays on the
 /// stack (no thread-local lookup, no borrow flag); larger ones use the
 /// thread's scratch buffer.
-const STACK_REGISTERS: usize = 32;
+pub(super) const STACK_REGISTERS: usize = 32;
 
 /// Views initialized numbers as possibly uninitialized storage, so that the
 /// stack arrays and the scratch buffer share one sweep.
@@ -241,7 +285,7 @@ fn as_uninit<T>(slice: &mut [T]) -> &mut [MaybeUninit<T>] {
 /// been stored: the compiler only emits operands below the instruction's own
 /// register ([`Tape::is_well_formed`]).
 #[inline(always)]
-unsafe fn read<T: Copy>(file: &[MaybeUninit<T>], r: Reg) -> T {
+pub(super) unsafe fn read<T: Copy>(file: &[MaybeUninit<T>], r: Reg) -> T {
     debug_assert!((r as usize) < file.len());
     // SAFETY: the caller's contract.
     unsafe { file.get_unchecked(r as usize).assume_init() }
@@ -353,22 +397,32 @@ fn unit<const N: usize>(r: Reg) -> [f64; N] {
 }
 
 /// `post` applied to the value `v` with tangent `t`: the arithmetic of
-/// `Square`, `MulC`, `AddC` and `Unary` in [`tangent_op`]. Without a square
-/// the value and tangent are multiplied by exactly 1, and `AddC` alone
-/// multiplies the tangent by exactly 1: identities that spare branches.
+/// `Square`, `MulC`, `AddC` and `Unary` in [`tangent_op`].
 #[inline(always)]
-fn post_tangent<const N: usize>(post: Post, v: f64, t: [f64; N]) -> (f64, [f64; N]) {
-    let (factor, slope) = if post.square {
-        (v, 2.0 * v)
-    } else {
-        (1.0, 1.0)
-    };
-    let (scale, shift) = (post.scale, post.shift);
-    let (mut v, mut t) = (v * factor * scale + shift, t.map(|d| d * slope * scale));
-    if let Some(function) = post.unary {
+pub(super) fn post_tangent<const N: usize>(post: Post, v: f64, t: [f64; N]) -> (f64, [f64; N]) {
+    by_shape!(post.shape, post_tangent_as::<N>(post, v, t))
+}
+
+/// [`post_tangent`] for a post of the given parts (`post.shape`). An
+/// affine part that is only a `MulC` adds `-0` to the value, and one that
+/// is only an `AddC` multiplies value and tangent by 1: exact identities.
+#[inline(always)]
+fn post_tangent_as<const N: usize, const SQUARE: bool, const AFFINE: bool, const UNARY: bool>(
+    post: Post,
+    mut v: f64,
+    mut t: [f64; N],
+) -> (f64, [f64; N]) {
+    if SQUARE {
+        let slope = 2.0 * v;
+        (v, t) = (v * v, t.map(|d| d * slope));
+    }
+    if AFFINE {
+        let scale = post.scale;
+        (v, t) = (v * scale + post.shift, t.map(|d| d * scale));
+    }
+    if let (true, Some(function)) = (UNARY, post.unary) {
         let (value, slope, _) = unary_local::<false>(function, v);
-        v = value;
-        t = t.map(|d| d * slope);
+        (v, t) = (value, t.map(|d| d * slope));
     }
     (v, t)
 }
@@ -403,7 +457,7 @@ fn store_gradient<const N: usize>(tape: &Tape, partials: &[f64; N], gradient: &m
 /// One instruction on values with tangents (`v` and `t` load an operand's
 /// value and tangent): the value and the tangent of the result.
 #[inline(always)]
-fn tangent_op<const N: usize>(
+pub(super) fn tangent_op<const N: usize>(
     op: Op,
     v: impl Fn(Reg) -> f64,
     t: impl Fn(Reg) -> [f64; N],
@@ -560,12 +614,25 @@ fn partials(op: Op, values: &[f64]) -> (f64, f64, f64) {
 }
 
 /// `f(x)`, gradient and row-major Hessian (lengths checked by the caller).
+#[inline]
 pub(crate) fn value_gradient_hessian(
     tape: &Tape,
     x: &[f64],
     gradient: &mut [f64],
     hessian: &mut [f64],
 ) -> f64 {
+    let fused = tape.fused();
+    match tape.plan() {
+        Plan::One { output } => small::hessian::<1, 1>(fused, output, x, gradient, hessian),
+        Plan::Two { output } => small::hessian::<2, 3>(fused, output, x, gradient, hessian),
+        Plan::General => general_hessian(tape, x, gradient, hessian),
+    }
+}
+
+/// [`value_gradient_hessian`] for [`Plan::General`] (not inlined, as
+/// [`general_gradient`]).
+#[inline(never)]
+fn general_hessian(tape: &Tape, x: &[f64], gradient: &mut [f64], hessian: &mut [f64]) -> f64 {
     let fused = tape.fused();
     let (steps, output) = (&fused.steps[..], fused.output);
     match tape.inputs() {
@@ -585,10 +652,10 @@ pub(crate) fn value_gradient_hessian(
 /// A second-order register of `N` variables: value, gradient, and the
 /// upper triangle of the Hessian row by row (`T = N (N + 1) / 2`).
 #[derive(Clone, Copy)]
-struct Jet<const N: usize, const T: usize> {
-    v: f64,
-    g: [f64; N],
-    h: [f64; T],
+pub(super) struct Jet<const N: usize, const T: usize> {
+    pub v: f64,
+    pub g: [f64; N],
+    pub h: [f64; T],
 }
 
 impl<const N: usize, const T: usize> Jet<N, T> {
@@ -792,16 +859,34 @@ fn jet_sweep<const N: usize, const T: usize, I: Instruction>(
 }
 
 /// `post` applied to `a`: the arithmetic of `Square`, `MulC`, `AddC` and
-/// `Unary` in [`jet_op`] (`AddC` keeps the derivative parts, here
-/// multiplied by exactly 1).
+/// `Unary` in [`jet_op`].
 #[inline(always)]
-fn post_jet<const N: usize, const T: usize>(post: Post, mut a: Jet<N, T>) -> Jet<N, T> {
-    if post.square {
+pub(super) fn post_jet<const N: usize, const T: usize>(post: Post, a: Jet<N, T>) -> Jet<N, T> {
+    by_shape!(post.shape, post_jet_as::<N, T>(post, a))
+}
+
+/// [`post_jet`] for a post of the given parts (`post.shape`), with the
+/// exact identities of [`post_tangent_as`] (`AddC` keeps the derivative
+/// parts, here multiplied by exactly 1).
+#[inline(always)]
+fn post_jet_as<
+    const N: usize,
+    const T: usize,
+    const SQUARE: bool,
+    const AFFINE: bool,
+    const UNARY: bool,
+>(
+    post: Post,
+    mut a: Jet<N, T>,
+) -> Jet<N, T> {
+    if SQUARE {
         a = a.chain(a.v * a.v, 2.0 * a.v, 2.0);
     }
-    a = a.scaled(a.v * post.scale, post.scale);
-    a.v += post.shift;
-    if let Some(function) = post.unary {
+    if AFFINE {
+        a = a.scaled(a.v * post.scale, post.scale);
+        a.v += post.shift;
+    }
+    if let (true, Some(function)) = (UNARY, post.unary) {
         let (v, d1, d2) = unary_local::<true>(function, a.v);
         a = a.chain(v, d1, d2);
     }
@@ -811,7 +896,10 @@ fn post_jet<const N: usize, const T: usize>(post: Post, mut a: Jet<N, T>) -> Jet
 /// One instruction on [`Jet`] registers (`r` loads one); the arithmetic
 /// of [`second_order_op`], and of [`tangent_op`] in the gradient part.
 #[inline(always)]
-fn jet_op<const N: usize, const T: usize>(op: Op, r: impl Fn(Reg) -> Jet<N, T>) -> Jet<N, T> {
+pub(super) fn jet_op<const N: usize, const T: usize>(
+    op: Op,
+    r: impl Fn(Reg) -> Jet<N, T>,
+) -> Jet<N, T> {
     match op {
         Op::Const(c) => Jet { v: c, ..Jet::ZERO },
         Op::Neg(a) => {

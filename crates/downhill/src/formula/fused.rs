@@ -37,6 +37,40 @@ pub(crate) struct Post {
     pub shift: f64,
     /// An absorbed `Unary`.
     pub unary: Option<UnaryFunction>,
+    /// Which of the three are present (never none), so that an evaluator
+    /// branches once, to exactly the arithmetic of the absorbed
+    /// instructions, instead of testing each part and applying the exact
+    /// identities `* 1` and `+ (-0)` for an absent affine part.
+    pub shape: Shape,
+}
+
+/// The parts of a [`Post`] that are present: a square, an affine map
+/// (a `MulC` and/or an `AddC`), a unary function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Square,
+    Affine,
+    SquareAffine,
+    Unary,
+    SquareUnary,
+    AffineUnary,
+    SquareAffineUnary,
+}
+
+impl Shape {
+    /// The shape with these parts; `None` for no part at all.
+    fn of(square: bool, affine: bool, unary: bool) -> Option<Shape> {
+        Some(match (square, affine, unary) {
+            (false, false, false) => return None,
+            (true, false, false) => Shape::Square,
+            (false, true, false) => Shape::Affine,
+            (true, true, false) => Shape::SquareAffine,
+            (false, false, true) => Shape::Unary,
+            (true, false, true) => Shape::SquareUnary,
+            (false, true, true) => Shape::AffineUnary,
+            (true, true, true) => Shape::SquareAffineUnary,
+        })
+    }
 }
 
 /// A [`Post`] while it is built.
@@ -57,11 +91,13 @@ impl Chain {
     /// The post-operations, `None` if there are none.
     fn post(self) -> Option<Post> {
         let (scale, shift) = self.affine.unwrap_or((1.0, -0.0));
-        (self != Chain::NONE).then_some(Post {
+        let shape = Shape::of(self.square, self.affine.is_some(), self.unary.is_some())?;
+        Some(Post {
             square: self.square,
             scale,
             shift,
             unary: self.unary,
+            shape,
         })
     }
 
@@ -156,6 +192,14 @@ impl Fused {
         }));
         Fused { steps, output }
     }
+
+    /// The register holding the result, `None` for a constant formula.
+    pub fn output_register(&self) -> Option<Reg> {
+        match self.output {
+            Output::Register(r) => Some(r),
+            Output::Constant(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,7 +274,7 @@ mod tests {
 /// The fused steps against the plain tape: bit for bit the same value,
 /// gradient and Hessian on random formulas and points.
 #[cfg(test)]
-mod agreement {
+pub(crate) mod agreement {
     use proptest::prelude::*;
 
     use crate::formula::eval::{self, reference};
@@ -245,8 +289,15 @@ mod agreement {
 
     /// Formulas over (some of) five variables, rich in the chains that fuse.
     fn formula() -> impl Strategy<Value = String> {
+        formula_over(&VARIABLES)
+    }
+
+    /// Formulas over (some of) `variables`, rich in the chains that fuse.
+    pub(crate) fn formula_over(
+        variables: &'static [&'static str],
+    ) -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
-            pick(&VARIABLES).prop_map(String::from),
+            pick(variables).prop_map(String::from),
             (-3.0..3.0f64).prop_map(|c| format!("{c:.3}")),
         ];
         leaf.prop_recursive(6, 64, 2, |inner| {
@@ -278,7 +329,7 @@ mod agreement {
     /// Equal bits, or both NaN: which NaN an operation returns depends on
     /// the order the compiled code gives its operands, which the source
     /// does not fix.
-    fn same(a: f64, b: f64) -> bool {
+    pub(crate) fn same(a: f64, b: f64) -> bool {
         a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
     }
 

@@ -102,6 +102,7 @@ mod lexer;
 mod local;
 mod parser;
 mod program;
+mod small;
 mod vmath;
 
 pub use error::FormulaError;

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use super::ast::{BinaryOperator, Expr, ExprKind, UnaryFunction};
 use super::fused::Fused;
 use super::local;
+use super::small::Plan;
 
 /// A register index.
 pub(crate) type Reg = u32;
@@ -191,6 +192,8 @@ pub(crate) struct Tape {
     output: Output,
     /// The scalar evaluators' form of `ops`.
     fused: Fused,
+    /// How the gradient and Hessian evaluations of `fused` run.
+    plan: Plan,
 }
 
 impl Tape {
@@ -215,12 +218,14 @@ impl Tape {
             Operand::Register(register) => Output::Register(register),
         };
         let fused = Fused::new(active.len(), &compiler.ops, output);
+        let plan = Plan::new(active.len(), active.len() == variables.len(), &fused);
         let tape = Tape {
             dim: variables.len(),
             active,
             ops: compiler.ops,
             output,
             fused,
+            plan,
         };
         debug_assert!(tape.is_well_formed());
         tape
@@ -272,6 +277,11 @@ impl Tape {
     /// evaluators.
     pub fn fused(&self) -> &Fused {
         &self.fused
+    }
+
+    /// How the gradient and Hessian evaluations run.
+    pub fn plan(&self) -> Plan {
+        self.plan
     }
 
     /// The number of registers (inputs and instruction results).

@@ -1,0 +1,253 @@
+//! Specialised forward-mode evaluators for the commonest small formulas:
+//! one or two variables, every declared variable used, and few enough
+//! fused steps for all registers to live on the stack.
+//!
+//! The general evaluators (`eval.rs`) decide at every call how many
+//! variables are active, whether the result is a constant, whether the
+//! registers fit on the stack and where each variable goes; and, from two
+//! variables on, they rebuild an input's unit tangent at every read of it.
+//! For a formula of three or four steps that bookkeeping is as much work as
+//! the arithmetic. A [`Plan`] makes those decisions once, when the tape is
+//! compiled; a call then goes straight into a loop monomorphized for its
+//! number of variables, which stores the inputs with their unit tangents
+//! and reads every operand the same way.
+//!
+//! The arithmetic is that of the general evaluators (the same
+//! [`tangent_op`], [`jet_op`] and post-operations, applied to the same
+//! fused steps in the same order), so results are bit for bit theirs.
+
+use std::mem::MaybeUninit;
+
+use super::eval::{jet_op, post_jet, post_tangent, read, tangent_op, Jet, STACK_REGISTERS};
+use super::fused::Fused;
+use super::program::Reg;
+
+/// How a tape's gradient and Hessian evaluations run, chosen once when it
+/// is compiled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Plan {
+    /// [`gradient`] and [`hessian`] with `N = 1`.
+    One { output: Reg },
+    /// [`gradient`] and [`hessian`] with `N = 2`.
+    Two { output: Reg },
+    /// The general evaluators.
+    General,
+}
+
+impl Plan {
+    /// The plan for fused steps `fused` over `inputs` input registers;
+    /// `all_active` is true if input register `i` holds variable `i` for
+    /// every declared variable.
+    ///
+    /// The small plans promise what their evaluators rely on without
+    /// checking: all `inputs + steps` registers fit in [`STACK_REGISTERS`],
+    /// the output is one of them, and (as in every [`Fused`]) step `k` reads
+    /// only registers below `inputs + k`.
+    pub fn new(inputs: usize, all_active: bool, fused: &Fused) -> Plan {
+        let fits = inputs + fused.steps.len() <= STACK_REGISTERS;
+        match (inputs, fused.output_register()) {
+            (1, Some(output)) if all_active && fits => Plan::One { output },
+            (2, Some(output)) if all_active && fits => Plan::Two { output },
+            _ => Plan::General,
+        }
+    }
+}
+
+/// `f(x)` and its gradient on a tape of plan [`Plan::One`] (`N = 1`) or
+/// [`Plan::Two`] (`N = 2`) with fused steps `fused` and result register
+/// `output`. `x` and `gradient` have length `N` (checked by the caller; a
+/// shorter slice panics).
+#[inline(never)]
+pub(crate) fn gradient<const N: usize>(
+    fused: &Fused,
+    output: Reg,
+    x: &[f64],
+    gradient: &mut [f64],
+) -> f64 {
+    let steps = &fused.steps[..];
+    debug_assert!(N + steps.len() <= STACK_REGISTERS && (output as usize) < N + steps.len());
+    let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+    let mut tangents = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
+    for i in 0..N {
+        values[i].write(x[i]);
+        tangents[i].write(unit(i));
+    }
+    for (k, step) in steps.iter().enumerate() {
+        // SAFETY (every `read` and write): the plan guarantees
+        // `N + steps.len() <= STACK_REGISTERS`, and step `k` reads only
+        // registers below `N + k`: inputs, stored above, or earlier steps.
+        let (mut v, mut t) = tangent_op::<N>(
+            step.op,
+            |r| unsafe { read(&values, r) },
+            |r| unsafe { read(&tangents, r) },
+        );
+        if let Some(post) = step.post {
+            (v, t) = post_tangent(post, v, t);
+        }
+        unsafe {
+            values.get_unchecked_mut(N + k).write(v);
+            tangents.get_unchecked_mut(N + k).write(t);
+        }
+    }
+    // SAFETY: the plan guarantees `output < N + steps.len()`, every one of
+    // them written.
+    let (value, tangent) = unsafe { (read(&values, output), read(&tangents, output)) };
+    gradient[..N].copy_from_slice(&tangent);
+    value
+}
+
+/// `f(x)`, gradient and row-major Hessian on a tape of plan [`Plan::One`]
+/// (`N = 1`, `T = 1`) or [`Plan::Two`] (`N = 2`, `T = 3`), as [`gradient`];
+/// `hessian` has length `N * N`.
+#[inline(never)]
+pub(crate) fn hessian<const N: usize, const T: usize>(
+    fused: &Fused,
+    output: Reg,
+    x: &[f64],
+    gradient: &mut [f64],
+    hessian: &mut [f64],
+) -> f64 {
+    let steps = &fused.steps[..];
+    debug_assert!(N + steps.len() <= STACK_REGISTERS && (output as usize) < N + steps.len());
+    debug_assert_eq!(T, N * (N + 1) / 2);
+    let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
+    let mut gradients = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
+    let mut hessians = [MaybeUninit::<[f64; T]>::uninit(); STACK_REGISTERS];
+    for i in 0..N {
+        values[i].write(x[i]);
+        gradients[i].write(unit(i));
+        hessians[i].write([0.0; T]);
+    }
+    // SAFETY (every `read` and write): as in `gradient`.
+    let load = |values: &[MaybeUninit<f64>],
+                gradients: &[MaybeUninit<[f64; N]>],
+                hessians: &[MaybeUninit<[f64; T]>],
+                r: Reg| unsafe {
+        Jet {
+            v: read(values, r),
+            g: read(gradients, r),
+            h: read(hessians, r),
+        }
+    };
+    for (k, step) in steps.iter().enumerate() {
+        let mut jet = jet_op(step.op, |r| load(&values, &gradients, &hessians, r));
+        if let Some(post) = step.post {
+            jet = post_jet(post, jet);
+        }
+        unsafe {
+            values.get_unchecked_mut(N + k).write(jet.v);
+            gradients.get_unchecked_mut(N + k).write(jet.g);
+            hessians.get_unchecked_mut(N + k).write(jet.h);
+        }
+    }
+    let result = load(&values, &gradients, &hessians, output);
+    gradient[..N].copy_from_slice(&result.g);
+    let hessian = &mut hessian[..N * N];
+    let mut k = 0;
+    for i in 0..N {
+        for j in i..N {
+            hessian[i * N + j] = result.h[k];
+            hessian[j * N + i] = result.h[k];
+            k += 1;
+        }
+    }
+    result.v
+}
+
+/// The derivative of input `i` with respect to the inputs.
+#[inline(always)]
+fn unit<const N: usize>(i: usize) -> [f64; N] {
+    std::array::from_fn(|j| if j == i { 1.0 } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Plan;
+    use crate::formula::eval::{self, reference};
+    use crate::formula::fused::agreement::{formula_over, same};
+    use crate::formula::parser::parse;
+    use crate::formula::program::Tape;
+
+    fn compile(source: &str, variables: &[&str]) -> Tape {
+        let parsed = parse(source, Some(variables)).expect("parses");
+        Tape::compile(&parsed.expr, &parsed.variables)
+    }
+
+    #[test]
+    fn small_plans_only_where_their_promises_hold() {
+        let plan = |source: &str, variables: &[&str]| compile(source, variables).plan();
+        assert!(matches!(plan("x*cos(0.15*pi*x)", &["x"]), Plan::One { .. }));
+        assert!(matches!(
+            plan("100*(y-x^2)^2+(1-x)^2", &["x", "y"]),
+            Plan::Two { .. }
+        ));
+        // A declared variable that does not occur, a constant formula,
+        // three variables, too many registers for the stack.
+        assert_eq!(plan("x^2", &["x", "y"]), Plan::General);
+        assert_eq!(plan("2*pi", &["x"]), Plan::General);
+        assert_eq!(plan("x*y*z", &["x", "y", "z"]), Plan::General);
+        let long = (1..40).map(|k| format!("sin({k}*x)")).collect::<Vec<_>>();
+        assert_eq!(plan(&long.join("+"), &["x"]), Plan::General);
+    }
+
+    /// Value, gradient and Hessian of the small plans against the plain
+    /// tape's reference evaluators, bit for bit.
+    fn check(source: &str, variables: &[&str], x: &[f64]) -> Result<(), TestCaseError> {
+        let tape = compile(source, variables);
+        let n = variables.len();
+        let (mut g, mut rg) = (vec![0.0; n], vec![0.0; n]);
+        let (mut h, mut rh) = (vec![0.0; n * n], vec![0.0; n * n]);
+        let x = &x[..n];
+        let v = reference::value(&tape, x);
+        let vg = eval::value_gradient(&tape, x, &mut g);
+        let rvg = reference::value_gradient(&tape, x, &mut rg);
+        prop_assert!(same(vg, rvg) && same(vg, v), "value of {source}");
+        prop_assert!(
+            g.iter().zip(&rg).all(|(a, b)| same(*a, *b)),
+            "gradient of {source}: {g:?} vs {rg:?}"
+        );
+        let vh = eval::value_gradient_hessian(&tape, x, &mut g, &mut h);
+        let rvh = reference::value_gradient_hessian(&tape, x, &mut rg, &mut rh);
+        prop_assert!(same(vh, rvh) && same(vh, v), "value of {source}");
+        prop_assert!(
+            g.iter().zip(&rg).all(|(a, b)| same(*a, *b)),
+            "gradient of {source}"
+        );
+        prop_assert!(
+            h.iter().zip(&rh).all(|(a, b)| same(*a, *b)),
+            "Hessian of {source}: {h:?} vs {rh:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_benchmark_formulas_match_the_reference() {
+        for x in [[0.3, -1.7], [-1.2, 1.0], [2.5, 0.0]] {
+            check("x*cos(0.15*pi*x)", &["x"], &x).unwrap();
+            check("log(exp(x)+exp(-2*x-3))", &["x"], &x).unwrap();
+            check("x1^2+2*x2^2", &["x1", "x2"], &x).unwrap();
+            check("100*(x2-x1^2)^2+(1-x1)^2", &["x1", "x2"], &x).unwrap();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn one_variable_plans_match_the_plain_tape_bit_for_bit(
+            source in formula_over(&["x"]),
+            x in prop::collection::vec(-3.0..3.0f64, 1),
+        ) {
+            check(&source, &["x"], &x)?;
+        }
+
+        #[test]
+        fn two_variable_plans_match_the_plain_tape_bit_for_bit(
+            source in formula_over(&["x", "y"]),
+            x in prop::collection::vec(-3.0..3.0f64, 2),
+        ) {
+            check(&source, &["x", "y"], &x)?;
+        }
+    }
+}
