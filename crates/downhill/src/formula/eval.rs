@@ -231,8 +231,8 @@ fn post_value_as<const SQUARE: bool, const AFFINE: bool, const UNARY: bool>(
 pub(crate) fn value_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> f64 {
     let fused = tape.fused();
     match tape.plan() {
-        Plan::One { output } => small::gradient::<1>(fused, output, x, gradient),
-        Plan::Two { output } => small::gradient::<2>(fused, output, x, gradient),
+        Plan::One => small::gradient::<1>(fused, &[[1.0]], point(x), point_mut(gradient)),
+        Plan::Two { units } => small::gradient::<2>(fused, units, point(x), point_mut(gradient)),
         Plan::General => general_gradient(tape, x, gradient),
     }
 }
@@ -623,10 +623,44 @@ pub(crate) fn value_gradient_hessian(
 ) -> f64 {
     let fused = tape.fused();
     match tape.plan() {
-        Plan::One { output } => small::hessian::<1, 1>(fused, output, x, gradient, hessian),
-        Plan::Two { output } => small::hessian::<2, 3>(fused, output, x, gradient, hessian),
+        Plan::One => small::hessian::<1, 1>(
+            fused,
+            &[[1.0]],
+            point(x),
+            point_mut(gradient),
+            rows(hessian),
+        ),
+        Plan::Two { units } => {
+            small::hessian::<2, 3>(fused, units, point(x), point_mut(gradient), rows(hessian))
+        }
         Plan::General => general_hessian(tape, x, gradient, hessian),
     }
+}
+
+/// The first `N` numbers of `x` as an array (the small plans' evaluators
+/// take arrays). The caller has checked that `x` has the length of a
+/// point, `N` for a small plan; a shorter one panics.
+#[inline(always)]
+fn point<const N: usize>(x: &[f64]) -> &[f64; N] {
+    x.first_chunk().expect("a point of the formula's dimension")
+}
+
+/// [`point`] for a gradient.
+#[inline(always)]
+fn point_mut<const N: usize>(x: &mut [f64]) -> &mut [f64; N] {
+    x.first_chunk_mut()
+        .expect("a gradient of the formula's dimension")
+}
+
+/// The first `N` rows of `N` numbers of a row-major Hessian (its length is
+/// checked by the caller, as in [`point`]).
+#[inline(always)]
+fn rows<const N: usize>(hessian: &mut [f64]) -> &mut [[f64; N]; N] {
+    hessian
+        .as_chunks_mut()
+        .0
+        .first_chunk_mut()
+        .expect("a Hessian of the formula's dimension squared")
 }
 
 /// [`value_gradient_hessian`] for [`Plan::General`] (not inlined, as

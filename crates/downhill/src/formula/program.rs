@@ -280,8 +280,8 @@ impl Tape {
     }
 
     /// How the gradient and Hessian evaluations run.
-    pub fn plan(&self) -> Plan {
-        self.plan
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
     /// The number of registers (inputs and instruction results).

@@ -27,9 +27,16 @@ use super::program::Reg;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Plan {
     /// [`gradient`] and [`hessian`] with `N = 1`.
-    One { output: Reg },
-    /// [`gradient`] and [`hessian`] with `N = 2`.
-    Two { output: Reg },
+    One,
+    /// [`gradient`] and [`hessian`] with `N = 2`; `units` are the inputs'
+    /// unit tangents `[[1, 0], [0, 1]]`.
+    ///
+    /// Data rather than constants in the code, for speed: given constants,
+    /// the compiler stores them as `1 | 0, 0 | 1`, and the first read of a
+    /// whole tangent then waits for two stores to complete instead of
+    /// taking its value from one (a stall of a dozen cycles, measured as
+    /// such); copied from memory, each tangent is one store.
+    Two { units: [[f64; 2]; 2] },
     /// The general evaluators.
     General,
 }
@@ -40,38 +47,51 @@ impl Plan {
     /// every declared variable.
     ///
     /// The small plans promise what their evaluators rely on without
-    /// checking: all `inputs + steps` registers fit in [`STACK_REGISTERS`],
-    /// the output is one of them, and (as in every [`Fused`]) step `k` reads
-    /// only registers below `inputs + k`.
+    /// checking: there is at least one step, all `inputs + steps` registers
+    /// fit in [`STACK_REGISTERS`], the result is the last step's, and (as in
+    /// every [`Fused`]) step `k` reads only registers below `inputs + k`.
+    /// (The compiler emits the root of a formula last, so only a formula
+    /// that is a bare variable or a constant misses the first and third.)
     pub fn new(inputs: usize, all_active: bool, fused: &Fused) -> Plan {
-        let fits = inputs + fused.steps.len() <= STACK_REGISTERS;
-        match (inputs, fused.output_register()) {
-            (1, Some(output)) if all_active && fits => Plan::One { output },
-            (2, Some(output)) if all_active && fits => Plan::Two { output },
+        let steps = fused.steps.len();
+        let last = (inputs + steps).checked_sub(1).map(|r| r as Reg);
+        let fits = steps > 0 && inputs + steps <= STACK_REGISTERS;
+        if !all_active || !fits || fused.output_register() != last {
+            return Plan::General;
+        }
+        match inputs {
+            1 => Plan::One,
+            2 => Plan::Two {
+                units: [[1.0, 0.0], [0.0, 1.0]],
+            },
             _ => Plan::General,
         }
     }
 }
 
-/// `f(x)` and its gradient on a tape of plan [`Plan::One`] (`N = 1`) or
-/// [`Plan::Two`] (`N = 2`) with fused steps `fused` and result register
-/// `output`. `x` and `gradient` have length `N` (checked by the caller; a
-/// shorter slice panics).
+/// `f(x)`, writing its gradient into `gradient`, for a tape of plan
+/// [`Plan::One`] (`N = 1`) or [`Plan::Two`] (`N = 2`) with fused steps
+/// `fused`; `units` are the inputs' unit tangents (rows of the identity).
+///
+/// The point and gradient come as arrays (and the result of the last step
+/// is kept in the CPU's registers) so that a call passes no argument on
+/// the stack and reloads nothing.
 #[inline(never)]
 pub(crate) fn gradient<const N: usize>(
     fused: &Fused,
-    output: Reg,
-    x: &[f64],
-    gradient: &mut [f64],
+    units: &[[f64; N]; N],
+    x: &[f64; N],
+    gradient: &mut [f64; N],
 ) -> f64 {
     let steps = &fused.steps[..];
-    debug_assert!(N + steps.len() <= STACK_REGISTERS && (output as usize) < N + steps.len());
+    debug_assert!(!steps.is_empty() && N + steps.len() <= STACK_REGISTERS);
     let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
     let mut tangents = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
     for i in 0..N {
         values[i].write(x[i]);
-        tangents[i].write(unit(i));
+        tangents[i].write(units[i]);
     }
+    let mut last = (f64::NAN, [f64::NAN; N]);
     for (k, step) in steps.iter().enumerate() {
         // SAFETY (every `read` and write): the plan guarantees
         // `N + steps.len() <= STACK_REGISTERS`, and step `k` reads only
@@ -88,34 +108,34 @@ pub(crate) fn gradient<const N: usize>(
             values.get_unchecked_mut(N + k).write(v);
             tangents.get_unchecked_mut(N + k).write(t);
         }
+        last = (v, t);
     }
-    // SAFETY: the plan guarantees `output < N + steps.len()`, every one of
-    // them written.
-    let (value, tangent) = unsafe { (read(&values, output), read(&tangents, output)) };
-    gradient[..N].copy_from_slice(&tangent);
+    // The plan guarantees at least one step, the last one the result.
+    let (value, tangent) = last;
+    *gradient = tangent;
     value
 }
 
-/// `f(x)`, gradient and row-major Hessian on a tape of plan [`Plan::One`]
-/// (`N = 1`, `T = 1`) or [`Plan::Two`] (`N = 2`, `T = 3`), as [`gradient`];
-/// `hessian` has length `N * N`.
+/// `f(x)`, writing its gradient into `gradient` and its Hessian into the
+/// rows `hessian`, for a tape of plan [`Plan::One`] (`N = 1`, `T = 1`) or
+/// [`Plan::Two`] (`N = 2`, `T = 3`), as [`gradient`].
 #[inline(never)]
 pub(crate) fn hessian<const N: usize, const T: usize>(
     fused: &Fused,
-    output: Reg,
-    x: &[f64],
-    gradient: &mut [f64],
-    hessian: &mut [f64],
+    units: &[[f64; N]; N],
+    x: &[f64; N],
+    gradient: &mut [f64; N],
+    hessian: &mut [[f64; N]; N],
 ) -> f64 {
     let steps = &fused.steps[..];
-    debug_assert!(N + steps.len() <= STACK_REGISTERS && (output as usize) < N + steps.len());
+    debug_assert!(!steps.is_empty() && N + steps.len() <= STACK_REGISTERS);
     debug_assert_eq!(T, N * (N + 1) / 2);
     let mut values = [MaybeUninit::<f64>::uninit(); STACK_REGISTERS];
     let mut gradients = [MaybeUninit::<[f64; N]>::uninit(); STACK_REGISTERS];
     let mut hessians = [MaybeUninit::<[f64; T]>::uninit(); STACK_REGISTERS];
     for i in 0..N {
         values[i].write(x[i]);
-        gradients[i].write(unit(i));
+        gradients[i].write(units[i]);
         hessians[i].write([0.0; T]);
     }
     // SAFETY (every `read` and write): as in `gradient`.
@@ -129,6 +149,11 @@ pub(crate) fn hessian<const N: usize, const T: usize>(
             h: read(hessians, r),
         }
     };
+    let mut last = Jet {
+        v: f64::NAN,
+        g: [f64::NAN; N],
+        h: [f64::NAN; T],
+    };
     for (k, step) in steps.iter().enumerate() {
         let mut jet = jet_op(step.op, |r| load(&values, &gradients, &hessians, r));
         if let Some(post) = step.post {
@@ -139,25 +164,21 @@ pub(crate) fn hessian<const N: usize, const T: usize>(
             gradients.get_unchecked_mut(N + k).write(jet.g);
             hessians.get_unchecked_mut(N + k).write(jet.h);
         }
+        last = jet;
     }
-    let result = load(&values, &gradients, &hessians, output);
-    gradient[..N].copy_from_slice(&result.g);
-    let hessian = &mut hessian[..N * N];
+    // The plan guarantees at least one step, the last one the result.
+    *gradient = last.g;
     let mut k = 0;
+    // The triangle fills both halves: `[i][j]` and `[j][i]` by index.
+    #[allow(clippy::needless_range_loop)]
     for i in 0..N {
         for j in i..N {
-            hessian[i * N + j] = result.h[k];
-            hessian[j * N + i] = result.h[k];
+            hessian[i][j] = last.h[k];
+            hessian[j][i] = last.h[k];
             k += 1;
         }
     }
-    result.v
-}
-
-/// The derivative of input `i` with respect to the inputs.
-#[inline(always)]
-fn unit<const N: usize>(i: usize) -> [f64; N] {
-    std::array::from_fn(|j| if j == i { 1.0 } else { 0.0 })
+    last.v
 }
 
 #[cfg(test)]
@@ -177,16 +198,19 @@ mod tests {
 
     #[test]
     fn small_plans_only_where_their_promises_hold() {
-        let plan = |source: &str, variables: &[&str]| compile(source, variables).plan();
-        assert!(matches!(plan("x*cos(0.15*pi*x)", &["x"]), Plan::One { .. }));
+        let plan = |source: &str, variables: &[&str]| *compile(source, variables).plan();
+        assert_eq!(plan("x*cos(0.15*pi*x)", &["x"]), Plan::One);
         assert!(matches!(
             plan("100*(y-x^2)^2+(1-x)^2", &["x", "y"]),
-            Plan::Two { .. }
+            Plan::Two {
+                units: [[1.0, 0.0], [0.0, 1.0]]
+            }
         ));
         // A declared variable that does not occur, a constant formula,
         // three variables, too many registers for the stack.
         assert_eq!(plan("x^2", &["x", "y"]), Plan::General);
         assert_eq!(plan("2*pi", &["x"]), Plan::General);
+        assert_eq!(plan("x", &["x"]), Plan::General);
         assert_eq!(plan("x*y*z", &["x", "y", "z"]), Plan::General);
         let long = (1..40).map(|k| format!("sin({k}*x)")).collect::<Vec<_>>();
         assert_eq!(plan(&long.join("+"), &["x"]), Plan::General);
