@@ -637,6 +637,66 @@ pub(crate) fn value_gradient_hessian(
     }
 }
 
+/// `f(x)` and its gradient if the tape has a small plan and the lengths
+/// are right (`None` otherwise, with nothing written): the fast path of
+/// [`Formula::value_gradient`](super::Formula::value_gradient), which
+/// checks the lengths as it converts the slices to the arrays the small
+/// evaluators take (for a small plan the dimension is its `N`).
+#[inline(always)]
+pub(crate) fn small_gradient(tape: &Tape, x: &[f64], gradient: &mut [f64]) -> Option<f64> {
+    let fused = tape.fused();
+    Some(match tape.plan() {
+        Plan::One => small::gradient::<1>(
+            fused,
+            &[[1.0]],
+            x.try_into().ok()?,
+            gradient.try_into().ok()?,
+        ),
+        Plan::Two { units } => {
+            small::gradient::<2>(fused, units, x.try_into().ok()?, gradient.try_into().ok()?)
+        }
+        Plan::General => return None,
+    })
+}
+
+/// [`small_gradient`] with the Hessian, for
+/// [`Formula::value_gradient_hessian`](super::Formula::value_gradient_hessian).
+#[inline(always)]
+pub(crate) fn small_hessian(
+    tape: &Tape,
+    x: &[f64],
+    gradient: &mut [f64],
+    hessian: &mut [f64],
+) -> Option<f64> {
+    let fused = tape.fused();
+    Some(match tape.plan() {
+        Plan::One => small::hessian::<1, 1>(
+            fused,
+            &[[1.0]],
+            x.try_into().ok()?,
+            gradient.try_into().ok()?,
+            square_rows(hessian)?,
+        ),
+        Plan::Two { units } => small::hessian::<2, 3>(
+            fused,
+            units,
+            x.try_into().ok()?,
+            gradient.try_into().ok()?,
+            square_rows(hessian)?,
+        ),
+        Plan::General => return None,
+    })
+}
+
+/// A row-major `N × N` matrix as its rows; `None` for another length.
+#[inline(always)]
+fn square_rows<const N: usize>(matrix: &mut [f64]) -> Option<&mut [[f64; N]; N]> {
+    match matrix.as_chunks_mut() {
+        (rows, []) => rows.try_into().ok(),
+        _ => None,
+    }
+}
+
 /// The first `N` numbers of `x` as an array (the small plans' evaluators
 /// take arrays). The caller has checked that `x` has the length of a
 /// point, `N` for a small plan; a shorter one panics.

@@ -178,6 +178,9 @@ impl Formula {
     /// A length mismatch debug-asserts, and in release fills `grad` with NaN
     /// and returns NaN.
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        if let Some(value) = eval::small_gradient(&self.tape, x, grad) {
+            return value;
+        }
         if !self.lengths_fit(x.len(), grad.len(), None) {
             grad.fill(f64::NAN);
             return f64::NAN;
@@ -190,6 +193,9 @@ impl Formula {
     /// A length mismatch debug-asserts, and in release fills both with NaN
     /// and returns NaN.
     pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        if let Some(value) = eval::small_hessian(&self.tape, x, grad, hess) {
+            return value;
+        }
         if !self.lengths_fit(x.len(), grad.len(), Some(hess.len())) {
             grad.fill(f64::NAN);
             hess.fill(f64::NAN);
@@ -263,6 +269,38 @@ mod tests {
     fn formula_is_send_sync_clone_debug() {
         assert_send_sync_clone::<Formula>();
         assert_send_sync_clone::<FormulaError>();
+    }
+
+    #[test]
+    fn small_plans_through_the_formula_match_the_reference() {
+        for source in [
+            "x*cos(0.15*pi*x)",
+            "log(exp(x)+exp(-2*x-3))",
+            "x1^2+2*x2^2",
+            "100*(x2-x1^2)^2+(1-x1)^2",
+        ] {
+            let f = Formula::parse(source).unwrap();
+            assert_ne!(*f.tape.plan(), small::Plan::General, "{source}");
+            let n = f.dim();
+            let x = &[0.3, -1.7][..n];
+            let (mut g, mut rg) = (vec![0.0; n], vec![0.0; n]);
+            let (mut h, mut rh) = (vec![0.0; n * n], vec![0.0; n * n]);
+            let v = f.value_gradient(x, &mut g);
+            let rv = eval::reference::value_gradient(&f.tape, x, &mut rg);
+            assert_eq!((v.to_bits(), &g), (rv.to_bits(), &rg), "{source}");
+            let v = f.value_gradient_hessian(x, &mut g, &mut h);
+            let rv = eval::reference::value_gradient_hessian(&f.tape, x, &mut rg, &mut rh);
+            assert_eq!((v.to_bits(), &g, &h), (rv.to_bits(), &rg, &rh), "{source}");
+        }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "has 2 variables")]
+    fn a_length_mismatch_on_a_small_plan_still_debug_asserts() {
+        let f = Formula::parse("x1^2+2*x2^2").unwrap();
+        let (mut g, mut h) = ([0.0; 3], [0.0; 9]);
+        f.value_gradient_hessian(&[1.0, 2.0, 3.0], &mut g, &mut h);
     }
 
     #[test]
