@@ -14,6 +14,11 @@
 //! computes the value and each instruction's local partials forwards, then
 //! accumulates adjoints backwards: the cost no longer grows with `m`.
 //!
+//! Gradients and Hessians of one or two variables, all declared ones used,
+//! usually take a shortcut chosen when the tape is compiled (`small.rs`):
+//! the same forward mode, specialised, without this module's per-call
+//! decisions.
+//!
 //! The value and the fixed-width modes run the tape's fused steps
 //! (`fused.rs`: one-operand chains applied in the CPU's registers, fewer
 //! instructions to interpret); the wide modes run the plain tape, which is

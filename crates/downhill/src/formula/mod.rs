@@ -79,7 +79,9 @@
 //!
 //! For the scalar modes, chains of one-operand instructions whose results
 //! are used once (`(x2 - x1^2)^2*100`, `cos(c*x)`) are fused into the
-//! instruction before them, with exactly the same arithmetic. Registers of
+//! instruction before them, with exactly the same arithmetic; a formula of
+//! one or two variables gets a specialised gradient and Hessian evaluator,
+//! chosen once when it is compiled. Registers of
 //! small tapes live on the stack, of large ones in reused thread-local
 //! scratch buffers. Every scalar mode
 //! computes the value with the same `f64` operations, so all return the

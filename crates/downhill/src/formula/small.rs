@@ -32,10 +32,10 @@ pub(crate) enum Plan {
     /// unit tangents `[[1, 0], [0, 1]]`.
     ///
     /// Data rather than constants in the code, for speed: given constants,
-    /// the compiler stores them as `1 | 0, 0 | 1`, and the first read of a
-    /// whole tangent then waits for two stores to complete instead of
-    /// taking its value from one (a stall of a dozen cycles, measured as
-    /// such); copied from memory, each tangent is one store.
+    /// the compiler stores them as `1 | 0, 0 | 1` (seen in the
+    /// disassembly), and the first read of a whole tangent then cannot take
+    /// its value from a single store (a store-forwarding stall); copied
+    /// from memory, each tangent is one store.
     Two { units: [[f64; 2]; 2] },
     /// The general evaluators.
     General,
