@@ -6,6 +6,8 @@
 //! `f(x) = Σ aᵢxᵢ²`, `d = 2·10⁷`, 10 steps per sample, and prints per-step
 //! medians: the whole run (start probe included, as W3 counts it), the
 //! setup before the first record, and the median step between records.
+//! A second line puts a 0-step run (the start probe alone, 16 B/element
+//! read) beside a hand-written read of `x` and `a`.
 
 use std::hint::black_box;
 use std::time::Instant;
