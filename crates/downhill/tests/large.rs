@@ -792,6 +792,90 @@ fn bad_starts_are_errors() {
     assert!(matches!(err, RunError::InvalidOption(m) if m.contains("Hessian diagonal")));
 }
 
+/// The start checks come from the start probe (one pass over `x`): the
+/// driver's errors in the driver's order, at a dimension the threads share.
+#[test]
+fn start_checks_keep_the_driver_order_in_parallel_passes() {
+    let n = 3 * downhill::large::PARALLEL_MIN_DIM + 5;
+    let f = Separable::new(n, [Coef::linspace(1.0, 2.0)], |x, [a]| x * x * a).unwrap();
+    let options = book_options(3);
+    let bad_options = Options {
+        x_tol: -1.0,
+        ..book_options(3)
+    };
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        for at in [0, n / 2 + 3, n - 1] {
+            let mut x = point(n, 4);
+            x[at] = bad;
+            for update in [Update::gradient(0.1), Update::diagonal(0.5, true)] {
+                // A non-finite start comes before invalid options or step sizes.
+                for (opts, upd) in [
+                    (&options, update),
+                    (&bad_options, update),
+                    (&options, Update::gradient(-1.0)),
+                ] {
+                    let err = run_separable(&f, upd, x.clone(), opts, &mut |_, _| {}).unwrap_err();
+                    assert_eq!(err, RunError::NonFiniteStart, "{bad} at {at}");
+                    let err = run_vector(&f, upd, x.clone(), opts, &mut |_, _| {}).unwrap_err();
+                    assert_eq!(err, RunError::NonFiniteStart, "{bad} at {at}");
+                }
+            }
+        }
+    }
+    let x = point(n, 4);
+    let err = run_separable(
+        &f,
+        Update::gradient(0.1),
+        x.clone(),
+        &bad_options,
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, RunError::InvalidOption(m) if m.contains("x tolerance")));
+    let err = run_separable(&f, Update::gradient(-1.0), x, &options, &mut |_, _| {}).unwrap_err();
+    assert!(matches!(err, RunError::InvalidOption(m) if m.contains("eta")));
+}
+
+/// The divergence bound `1e10 · max(1, ‖x0‖∞)` (or `max_abs_x`) is taken from
+/// the start probe's maximum: the same bound as the driver's, wherever the
+/// largest coordinate is.
+#[test]
+fn divergence_bounds_equal_the_driver_in_parallel_passes() {
+    let n = 2 * downhill::large::PARALLEL_MIN_DIM + 17;
+    let f = Separable::new(n, [Coef::linspace(1.0, 2.0)], |x, [a]| x * x * a).unwrap();
+    for (at, largest) in [(0, -3.25), (n / 3 + 1, 7.5), (n - 1, -123.0), (5, 0.5)] {
+        let mut x0 = point(n, 6);
+        for v in x0.iter_mut() {
+            *v *= 0.25;
+        }
+        x0[at] = largest;
+        for max_abs_x in [None, Some(1e3)] {
+            let options = Options {
+                max_abs_x,
+                ..book_options(60)
+            };
+            let status = same_outcome(
+                &f,
+                &mut GradientDescent::new(3.0),
+                Update::gradient(3.0),
+                &x0,
+                &options,
+            );
+            let expected = max_abs_x.unwrap_or(1e10 * largest.abs().max(1.0));
+            assert!(
+                matches!(
+                    status,
+                    Status::Diverged {
+                        reason: DivergenceReason::OutOfBounds { bound, .. },
+                        ..
+                    } if bound == expected
+                ),
+                "{status:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn quadratic_runs_agree_with_the_driver() {
     let n = 60;

@@ -200,7 +200,11 @@ pub(crate) struct PassStats {
     pub hess_zero: f64,
     /// `‖x‖²` at the current point.
     pub x2: f64,
-    /// `‖x⁺ − x‖²`, `‖x⁺ − x‖∞` and `‖x‖∞` of the step just made.
+    /// NaN iff a coordinate of the current point is not finite (computed
+    /// by the start probe only).
+    pub x_bad: f64,
+    /// `‖x⁺ − x‖²`, `‖x⁺ − x‖∞` and `‖x‖∞` of the step just made (the
+    /// start probe: `‖x‖∞` of the start in `prev_max`).
     pub step2: f64,
     pub step_max: f64,
     pub prev_max: f64,
@@ -223,6 +227,7 @@ impl PassStats {
             total.hess_bad += p.hess_bad;
             total.hess_zero += p.hess_zero;
             total.x2 += p.x2;
+            total.x_bad += p.x_bad;
             total.step2 += p.step2;
             total.step_max = total.step_max.max(p.step_max);
             total.prev_max = total.prev_max.max(p.prev_max);
@@ -251,8 +256,8 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
 ) -> PassStats {
     let mut c: CoefLanes = [[0.0; LANES]; MAX_COEFS];
     let zero: Acc = [0.0; LANES];
-    let (mut f, mut grad2, mut grad_bad, mut hess_bad, mut hess_zero, mut x2) =
-        (zero, zero, zero, zero, zero, zero);
+    let (mut f, mut grad2, mut grad_bad, mut hess_bad, mut hess_zero, mut x2, mut x_bad) =
+        (zero, zero, zero, zero, zero, zero, zero);
     let (mut step2, mut step_max, mut prev_max) = (zero, zero, zero);
     let (mut ahead_max, mut ahead_value) = (zero, zero);
     let term = s.term();
@@ -294,13 +299,14 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
                     let d = cur[l] - x_old[l];
                     step2[l] += sum(l, d * d);
                     step_max[l] = larger(step_max[l], d.abs());
-                    prev_max[l] = larger(prev_max[l], x_old[l].abs());
                 }
+                prev_max[l] = larger(prev_max[l], x_old[l].abs());
                 f[l] += sum(l, value[l]);
                 grad2[l] += sum(l, slope[l] * slope[l]);
                 x2[l] += sum(l, cur[l] * cur[l]);
                 if !WRITE {
                     grad_bad[l] += sum(l, slope[l] * 0.0);
+                    x_bad[l] += sum(l, cur[l] * 0.0);
                 }
                 if precond {
                     let h = curvature[l];
@@ -325,6 +331,7 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
         hess_bad: lane_sum(&hess_bad),
         hess_zero: lane_sum(&hess_zero),
         x2: lane_sum(&x2),
+        x_bad: lane_sum(&x_bad),
         step2: lane_sum(&step2),
         step_max: lane_max(&step_max),
         prev_max: lane_max(&prev_max),
@@ -450,7 +457,7 @@ impl LargeRecord {
             f,
             grad2: grad_norm * grad_norm,
             step2: step_norm * step_norm,
-            x2: norm_check(x).0,
+            x2: scan(x).sum_sq,
             ..PassStats::default()
         };
         LargeRecord::new(iteration, &stats, x)
@@ -597,18 +604,34 @@ impl LargeRun {
     }
 }
 
-fn check_start(x: &[f64], dim: usize, options: &Options, update: &Update) -> Result<(), RunError> {
-    if x.len() != dim {
-        return Err(RunError::DimensionMismatch {
+fn check_dimension(x: &[f64], dim: usize) -> Result<(), RunError> {
+    if x.len() == dim {
+        Ok(())
+    } else {
+        Err(RunError::DimensionMismatch {
             expected: dim,
             given: x.len(),
-        });
+        })
     }
-    if norm_check(x).1.is_nan() {
+}
+
+/// The driver's start checks after the dimension, in its order: a finite
+/// start (`start_bad` is NaN iff a coordinate is not), then the options and
+/// the step size.
+fn check_start(start_bad: f64, options: &Options, update: &Update) -> Result<(), RunError> {
+    if start_bad.is_nan() {
         return Err(RunError::NonFiniteStart);
     }
     options.validate()?;
     update.validate()
+}
+
+/// The driver's divergence bound: `max_abs_x`, else `1e10 · max(1, ‖x0‖∞)`,
+/// from `start_max = ‖x0‖∞` of a pass the runners make anyway (the driver's
+/// own fold is one more pass, serial; for a finite `x0` the maximum is the
+/// same in any order, so the bound is too).
+fn divergence_bound(options: &Options, start_max: f64) -> f64 {
+    options.max_abs_x.unwrap_or(1e10 * 1.0_f64.max(start_max))
 }
 
 /// The first failing coordinate of a preconditioned step, as [`Precond`]
@@ -702,9 +725,11 @@ pub fn run_separable<T: Term>(
     options: &Options,
     observer: &mut dyn FnMut(&LargeRecord, &[f64]),
 ) -> Result<LargeRun, RunError> {
-    check_start(&x, objective.dim(), options, &update)?;
+    check_dimension(&x, objective.dim())?;
     let diagonal = update.needs_diagonal();
+    // The probe also checks the start: one pass over x instead of three.
     let mut stats = separable_pass(objective, &mut x, update, false);
+    check_start(stats.x_bad, options, &update)?;
     if !stats.f.is_finite() {
         return Err(RunError::NotFiniteAtStart { what: "value" });
     }
@@ -714,7 +739,7 @@ pub fn run_separable<T: Term>(
     if diagonal && stats.hess_bad.is_nan() {
         return Err(RunError::NotFiniteAtStart { what: "Hessian" });
     }
-    let bound = options.divergence_bound(&x);
+    let bound = divergence_bound(options, stats.prev_max);
     let mut evaluations = Evaluations {
         f: 1,
         grad: 1,
@@ -794,20 +819,37 @@ pub fn run_separable<T: Term>(
     })
 }
 
-/// `Σ v²` and NaN iff some `v` is not finite, in block-lane order.
-fn norm_check(v: &[f64]) -> (f64, f64) {
+/// What one read of a vector `v` tells.
+#[derive(Clone, Copy, Debug, Default)]
+struct Scan {
+    /// `Σ v²` in block-lane order.
+    sum_sq: f64,
+    /// NaN iff some `v` is not finite.
+    bad: f64,
+    /// `‖v‖∞` (meaningful when `bad` is not NaN).
+    max_abs: f64,
+}
+
+fn scan(v: &[f64]) -> Scan {
     let (parts, count) = for_blocks_ref(v, parallel(v.len()), |_, block: &[f64]| {
-        let (mut sq, mut bad) = ([0.0; LANES], [0.0; LANES]);
+        let (mut sq, mut bad, mut largest) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
         for_groups!(block.len(), |o, valid| {
             let x = load(block, o, valid);
             add(&mut sq, &map(|l| x[l] * x[l]), valid);
             add(&mut bad, &map(|l| x[l] * 0.0), valid);
+            max_lanes(&mut largest, &map(|l| x[l].abs()));
         });
-        (lane_sum(&sq), lane_sum(&bad))
+        Scan {
+            sum_sq: lane_sum(&sq),
+            bad: lane_sum(&bad),
+            max_abs: lane_max(&largest),
+        }
     });
-    parts[..count]
-        .iter()
-        .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d))
+    parts[..count].iter().fold(Scan::default(), |t, p| Scan {
+        sum_sq: t.sum_sq + p.sum_sq,
+        bad: t.bad + p.bad,
+        max_abs: t.max_abs.max(p.max_abs),
+    })
 }
 
 /// The step of the vector runner: `y = x − η g` (or `x − η g / d`), with
@@ -887,7 +929,9 @@ pub fn run_vector(
     observer: &mut dyn FnMut(&LargeRecord, &[f64]),
 ) -> Result<LargeRun, RunError> {
     let n = objective.dim();
-    check_start(&x, n, options, &update)?;
+    check_dimension(&x, n)?;
+    let start = scan(&x);
+    check_start(start.bad, options, &update)?;
     let diagonal = update.needs_diagonal();
     let mut grad = vec![0.0; n];
     let mut diag = if diagonal { vec![0.0; n] } else { Vec::new() };
@@ -906,22 +950,26 @@ pub fn run_vector(
     if !f.is_finite() {
         return Err(RunError::NotFiniteAtStart { what: "value" });
     }
-    let (mut grad2, grad_bad) = norm_check(&grad);
+    let Scan {
+        sum_sq: mut grad2,
+        bad: grad_bad,
+        ..
+    } = scan(&grad);
     if grad_bad.is_nan() {
         return Err(RunError::NotFiniteAtStart { what: "gradient" });
     }
-    if diagonal && norm_check(&diag).1.is_nan() {
+    if diagonal && scan(&diag).bad.is_nan() {
         return Err(RunError::NotFiniteAtStart { what: "Hessian" });
     }
-    let bound = options.divergence_bound(&x);
+    let bound = divergence_bound(options, start.max_abs);
     let mut history = History::new(HISTORY_CAP);
-    let start = PassStats {
+    let first = PassStats {
         f,
         grad2,
-        x2: norm_check(&x).0,
+        x2: start.sum_sq,
         ..PassStats::default()
     };
-    let record = LargeRecord::new(0, &start, &x);
+    let record = LargeRecord::new(0, &first, &x);
     history.push(record);
     observer(&record, &x);
     let converged = |grad2: f64| options.grad_tol > 0.0 && grad2.sqrt() <= options.grad_tol;
@@ -963,7 +1011,9 @@ pub fn run_vector(
         if diagonal {
             evaluations.hess += 1;
         }
-        let (g2, bad) = norm_check(&grad);
+        let Scan {
+            sum_sq: g2, bad, ..
+        } = scan(&grad);
         if !f_new.is_finite() || bad.is_nan() {
             break Status::Diverged {
                 iteration: next,

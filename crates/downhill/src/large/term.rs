@@ -69,6 +69,7 @@ impl<F, const K: usize> Term for DualTerm<F, K>
 where
     F: Fn(Dual2_64, [f64; K]) -> Dual2_64 + Send + Sync,
 {
+    #[inline(always)]
     fn coefficient_count(&self) -> usize {
         K
     }
