@@ -29,6 +29,7 @@ use super::descent::{advance_with, LineSearchKind};
 use super::{push_number, HessianNeed, Method, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
+use crate::scratch;
 
 /// How Newton's method treats a Hessian that is not positive definite.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,6 +159,13 @@ impl Default for NewtonSolver {
     }
 }
 
+impl Drop for NewtonSolver {
+    /// The working matrix goes back to the per-thread pool for the next solver.
+    fn drop(&mut self) {
+        scratch::give_back(std::mem::take(&mut self.matrix));
+    }
+}
+
 impl Clone for NewtonSolver {
     /// A clone starts with empty buffers (they hold no state between steps).
     fn clone(&self) -> Self {
@@ -199,7 +207,11 @@ impl NewtonSolver {
         if self.n != n {
             self.n = n;
             let stride = column_stride(n);
-            self.matrix = vec![0.0; n * stride + COLUMN_ALIGN];
+            // From the per-thread pool: a new solver (one per `Newton`)
+            // does not map fresh pages for its matrix run after run.
+            let old =
+                std::mem::replace(&mut self.matrix, scratch::zeros(n * stride + COLUMN_ALIGN));
+            scratch::give_back(old);
             self.offset = self.matrix.as_ptr().align_offset(COLUMN_ALIGN * 8);
             // A `Vec<f64>` is 8-byte aligned, so some offset below COLUMN_ALIGN works.
             debug_assert!(self.offset < COLUMN_ALIGN);
