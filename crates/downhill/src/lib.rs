@@ -27,6 +27,7 @@ pub mod objective;
 pub mod plot;
 pub mod problems;
 pub mod report;
+mod scratch;
 pub mod sweep;
 pub mod tour;
 pub mod trace;

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::method::{HessianNeed, Method, State, StepFailure};
 use crate::objective::{Evaluations, Objective, Problem, Variables};
+use crate::scratch::{fresh_zeros, give_back, zeros};
 use crate::trace::{Record, Trace};
 
 /// Everything a finished run reports.
@@ -119,24 +120,13 @@ pub fn run(
 /// case) never grow it, long ones grow it geometrically.
 const TRACE_RESERVE: usize = 64;
 
-/// `n` zeros. Small vectors come from `malloc` (calloc bypasses the
-/// allocator's per-thread cache); large ones from `calloc` (zero pages
-/// are mapped lazily, nothing is written).
-fn zeros(n: usize) -> Vec<f64> {
-    if n <= 512 {
-        let mut v = Vec::with_capacity(n);
-        v.resize(n, 0.0);
-        v
-    } else {
-        vec![0.0; n]
-    }
-}
-
 /// [`run`], calling `observer` at every accepted iterate.
 ///
-/// Per run this allocates the two states (`x`, `∇f` and what the method
-/// needs of `∇²f`), the trace and the method's description; per iteration
-/// nothing beyond what the method and the trace policy need.
+/// Per run this allocates the two iterates `x` (they become the result's
+/// `x` and `x0`), the trace and the method's description; the gradients and
+/// what the method needs of `∇²f` come from buffers kept per thread from
+/// the previous run (see `scratch`). Per iteration nothing beyond what the
+/// method and the trace policy need.
 pub fn run_observed(
     objective: &dyn Objective,
     method: &mut dyn Method,
@@ -212,7 +202,7 @@ fn drive(
     // there before it becomes the state: the last good iterate survives a
     // divergent step. The Hessian buffer moves from the state to the
     // candidate once the step has used it (one `n × n` matrix per run).
-    let mut candidate = new_state(zeros(n), Vec::new());
+    let mut candidate = new_state(fresh_zeros(n), Vec::new());
     let mut run = Iterate {
         problem: &problem,
         method: &mut *method,
@@ -253,7 +243,11 @@ fn drive(
         note,
     });
 
-    // The candidate's x is free now: it carries x0 into the result.
+    // The gradients and the Hessian go back to the pool; the candidate's x
+    // is free now: it carries x0 into the result.
+    for buffer in [state.grad, state.hess, candidate.grad, candidate.hess] {
+        give_back(buffer);
+    }
     let mut start = candidate.x;
     start.copy_from_slice(x0);
     Ok(RunResult {
