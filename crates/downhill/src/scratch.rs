@@ -15,9 +15,10 @@ use std::cell::RefCell;
 /// Hessian, the solver's matrix).
 const SLOTS: usize = 4;
 
-/// The most `f64`s a kept buffer may hold (32 MiB, a 2048 × 2048 matrix):
-/// larger ones are freed as usual.
-const MAX_KEPT: usize = 1 << 22;
+/// The most `f64`s a kept buffer may hold (8 MiB, a 1024 × 1024 matrix):
+/// larger ones are freed as usual, so a thread keeps at most 32 MiB after
+/// its runs. (Above that size a run's arithmetic outweighs its page faults.)
+const MAX_KEPT: usize = 1 << 20;
 
 thread_local! {
     static POOL: RefCell<[Vec<f64>; SLOTS]> =

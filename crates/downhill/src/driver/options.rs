@@ -116,11 +116,20 @@ impl Options {
         Ok(())
     }
 
+    /// The bound on `|x_i|` past which a run has diverged: `max_abs_x`, else
+    /// `1e10 · max(1, ‖x0‖∞)`.
     pub(crate) fn divergence_bound(&self, x0: &[f64]) -> f64 {
-        self.max_abs_x.unwrap_or_else(|| {
-            let scale = x0.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
-            1e10 * scale
-        })
+        match self.max_abs_x {
+            Some(bound) => bound,
+            None => self.divergence_bound_for(x0.iter().fold(0.0_f64, |m, v| m.max(v.abs()))),
+        }
+    }
+
+    /// [`Options::divergence_bound`] from `‖x0‖∞` already known (the large
+    /// runners take it from a pass they make anyway); a maximum does not
+    /// depend on the order it is taken in, so the bound is the same.
+    pub(crate) fn divergence_bound_for(&self, start_max: f64) -> f64 {
+        self.max_abs_x.unwrap_or(1e10 * 1.0_f64.max(start_max))
     }
 }
 

@@ -626,14 +626,6 @@ fn check_start(start_bad: f64, options: &Options, update: &Update) -> Result<(),
     update.validate()
 }
 
-/// The driver's divergence bound: `max_abs_x`, else `1e10 · max(1, ‖x0‖∞)`,
-/// from `start_max = ‖x0‖∞` of a pass the runners make anyway (the driver's
-/// own fold is one more pass, serial; for a finite `x0` the maximum is the
-/// same in any order, so the bound is too).
-fn divergence_bound(options: &Options, start_max: f64) -> f64 {
-    options.max_abs_x.unwrap_or(1e10 * 1.0_f64.max(start_max))
-}
-
 /// The first failing coordinate of a preconditioned step, as [`Precond`]
 /// reports it (scanning in order).
 fn first_failure(diagonal: impl Iterator<Item = f64>, update: &Update) -> StepFailure {
@@ -739,7 +731,7 @@ pub fn run_separable<T: Term>(
     if diagonal && stats.hess_bad.is_nan() {
         return Err(RunError::NotFiniteAtStart { what: "Hessian" });
     }
-    let bound = divergence_bound(options, stats.prev_max);
+    let bound = options.divergence_bound_for(stats.prev_max);
     let mut evaluations = Evaluations {
         f: 1,
         grad: 1,
@@ -961,7 +953,7 @@ pub fn run_vector(
     if diagonal && scan(&diag).bad.is_nan() {
         return Err(RunError::NotFiniteAtStart { what: "Hessian" });
     }
-    let bound = divergence_bound(options, start.max_abs);
+    let bound = options.divergence_bound_for(start.max_abs);
     let mut history = History::new(HISTORY_CAP);
     let first = PassStats {
         f,
