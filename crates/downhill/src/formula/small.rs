@@ -94,15 +94,22 @@ pub(crate) fn gradient<const N: usize>(
     let mut last = (f64::NAN, [f64::NAN; N]);
     for (k, step) in steps.iter().enumerate() {
         // SAFETY (every `read` and write): the plan guarantees
-        // `N + steps.len() <= STACK_REGISTERS`, and step `k` reads only
-        // registers below `N + k`: inputs, stored above, or earlier steps.
+        // `N + steps.len() <= STACK_REGISTERS`, and step `k` (its added
+        // register too) reads only registers below `N + k`: inputs, stored
+        // above, or earlier steps.
         let (mut v, mut t) = tangent_op::<N>(
             step.op,
             |r| unsafe { read(&values, r) },
             |r| unsafe { read(&tangents, r) },
         );
         if let Some(post) = step.post {
-            (v, t) = post_tangent(post, v, t);
+            (v, t) = post_tangent(
+                post,
+                v,
+                t,
+                |r| unsafe { read(&values, r) },
+                |r| unsafe { read(&tangents, r) },
+            );
         }
         unsafe {
             values.get_unchecked_mut(N + k).write(v);
@@ -157,7 +164,7 @@ pub(crate) fn hessian<const N: usize, const T: usize>(
     for (k, step) in steps.iter().enumerate() {
         let mut jet = jet_op(step.op, |r| load(&values, &gradients, &hessians, r));
         if let Some(post) = step.post {
-            jet = post_jet(post, jet);
+            jet = post_jet(post, jet, |r| load(&values, &gradients, &hessians, r));
         }
         unsafe {
             values.get_unchecked_mut(N + k).write(jet.v);
@@ -253,6 +260,60 @@ mod tests {
             check("log(exp(x)+exp(-2*x-3))", &["x"], &x).unwrap();
             check("x1^2+2*x2^2", &["x1", "x2"], &x).unwrap();
             check("100*(x2-x1^2)^2+(1-x1)^2", &["x1", "x2"], &x).unwrap();
+        }
+    }
+
+    /// Every shape of post that ends with an added register, in sums
+    /// over one, two and three variables (plans `One`, `Two`, `General`),
+    /// against the reference; `{a}` and `{b}` are the term's operands.
+    #[test]
+    fn fused_sums_match_the_reference_in_every_plan() {
+        use crate::formula::fused::Shape;
+        let terms = [
+            ("{a}*{b}", Shape::Plus),
+            ("({a}-{b})^2", Shape::SquarePlus),
+            ("3*({a}-{b})", Shape::AffinePlus),
+            ("3*({a}-{b})^2-1", Shape::SquareAffinePlus),
+            ("sin({a}-{b})", Shape::UnaryPlus),
+            ("sin(({a}-{b})^2)", Shape::SquareUnaryPlus),
+            ("exp(0.5*({a}-{b})+1)", Shape::AffineUnaryPlus),
+            ("atan(0.5*({a}-{b})^2)", Shape::SquareAffineUnaryPlus),
+        ];
+        // Variables, the term's operands, the other term, the plan
+        // (`None` for `Two`, whose units are data).
+        type Case = (
+            &'static [&'static str],
+            &'static str,
+            &'static str,
+            &'static str,
+        );
+        let cases: [(Case, Option<Plan>); 3] = [
+            ((&["x"], "x", "cos(x)", "x^3"), Some(Plan::One)),
+            ((&["x", "y"], "x", "y", "y^3"), None),
+            ((&["x", "y", "z"], "x", "y*z", "z^3"), Some(Plan::General)),
+        ];
+        let points = [[0.3, -1.7, 0.9], [-1.2, 1.0, 2.0], [2.5, 0.0, -0.5]];
+        for (term, shape) in terms {
+            for ((variables, a, b, other), plan) in cases {
+                let term = term.replace("{a}", a).replace("{b}", b);
+                // The `+` joins the chain of the term compiled last: the
+                // term's on the right, the bare power's on the left.
+                for (source, shape) in [
+                    (format!("{other} + ({term})"), shape),
+                    (format!("({term}) + {other}"), Shape::Plus),
+                ] {
+                    let tape = compile(&source, variables);
+                    let last = tape.fused().steps.last().and_then(|step| step.post);
+                    assert_eq!(last.map(|post| post.shape), Some(shape), "{source}");
+                    match plan {
+                        Some(plan) => assert_eq!(*tape.plan(), plan, "{source}"),
+                        None => assert!(matches!(tape.plan(), Plan::Two { .. }), "{source}"),
+                    }
+                    for x in points {
+                        check(&source, variables, &x).unwrap();
+                    }
+                }
+            }
         }
     }
 
