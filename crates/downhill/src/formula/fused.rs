@@ -170,6 +170,10 @@ pub(crate) struct Step {
 pub(crate) struct Fused {
     pub steps: Vec<Step>,
     pub output: Output,
+    /// How many steps at the start square an input and do nothing else
+    /// (`x^2` in `100*(y-x^2)^2`), at most one per input and never the
+    /// last step: the small evaluators run them without dispatch.
+    pub leading_squares: usize,
 }
 
 impl Fused {
@@ -239,7 +243,18 @@ impl Fused {
                 .flatten()
                 .all(|r| (r as usize) < inputs + k)
         }));
-        Fused { steps, output }
+        let leading_squares = steps[..steps.len().saturating_sub(1)]
+            .iter()
+            .take(inputs)
+            .take_while(|step| {
+                matches!(step.op, Op::Square(a) if (a as usize) < inputs) && step.post.is_none()
+            })
+            .count();
+        Fused {
+            steps,
+            output,
+            leading_squares,
+        }
     }
 
     /// The register holding the result, `None` for a constant formula.
@@ -328,6 +343,7 @@ mod tests {
         assert_eq!(last.shape, Shape::SquarePlus);
         assert_eq!(last.plus, 3);
         assert_eq!(f.output, Output::Register(4));
+        assert_eq!(f.leading_squares, 1);
 
         // A sum that starts a chain of its own (`log(...)`) keeps its step.
         let f = fused("log(exp(x)+exp(-2*x-3))");
@@ -383,6 +399,18 @@ mod tests {
             f.steps[1].post.map(|p| (p.shape, p.plus)),
             Some((Shape::SquareAffinePlus, 2))
         );
+    }
+
+    #[test]
+    fn leading_squares_are_bare_squares_of_inputs_before_the_last_step() {
+        assert_eq!(fused("x^2*y^2 + z").leading_squares, 2);
+        // A square with a post, of a result, after another step, or last.
+        assert_eq!(fused("2*x^2 + y").leading_squares, 0);
+        assert_eq!(fused("(x+y)^2 + x").leading_squares, 0);
+        assert_eq!(fused("sin(x)*y^2").leading_squares, 0);
+        assert_eq!(fused("x^2").leading_squares, 0);
+        assert_eq!(fused("x^2 + x").leading_squares, 0);
+        assert_eq!(fused("x^2 * x").leading_squares, 1);
     }
 
     #[test]
