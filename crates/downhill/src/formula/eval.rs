@@ -179,7 +179,7 @@ fn value_sweep<I: Instruction>(
         unsafe {
             let mut v = op_value(instruction.op(), |r| read(values, r));
             if let Some(post) = instruction.post() {
-                v = post_value(post, v);
+                v = post_value(post, v, |r| read(values, r));
             }
             values.get_unchecked_mut(inputs + k).write(v);
         }
@@ -188,36 +188,55 @@ fn value_sweep<I: Instruction>(
     unsafe { read(values, output as Reg) }
 }
 
-/// `$apply::<$generics.., SQUARE, AFFINE, UNARY>($args)` with the flags
-/// of the [`Shape`] `$shape`: one branch to code that applies exactly the
-/// parts present (the post-operations are written once, generic over
+/// `$apply::<$generics.., SQUARE, AFFINE, UNARY, PLUS>($args)` with the
+/// flags of the [`Shape`] `$shape`: one branch to code that applies exactly
+/// the parts present (the post-operations are written once, generic over
 /// the flags, and monomorphized for each shape).
 macro_rules! by_shape {
     ($shape:expr, $apply:ident $(::<$($generic:ident),*>)? ($($arg:expr),*)) => {
         match $shape {
-            Shape::Square => $apply::<$($($generic,)*)? true, false, false>($($arg),*),
-            Shape::Affine => $apply::<$($($generic,)*)? false, true, false>($($arg),*),
-            Shape::SquareAffine => $apply::<$($($generic,)*)? true, true, false>($($arg),*),
-            Shape::Unary => $apply::<$($($generic,)*)? false, false, true>($($arg),*),
-            Shape::SquareUnary => $apply::<$($($generic,)*)? true, false, true>($($arg),*),
-            Shape::AffineUnary => $apply::<$($($generic,)*)? false, true, true>($($arg),*),
-            Shape::SquareAffineUnary => $apply::<$($($generic,)*)? true, true, true>($($arg),*),
+            Shape::Square => $apply::<$($($generic,)*)? true, false, false, false>($($arg),*),
+            Shape::Affine => $apply::<$($($generic,)*)? false, true, false, false>($($arg),*),
+            Shape::SquareAffine => $apply::<$($($generic,)*)? true, true, false, false>($($arg),*),
+            Shape::Unary => $apply::<$($($generic,)*)? false, false, true, false>($($arg),*),
+            Shape::SquareUnary => $apply::<$($($generic,)*)? true, false, true, false>($($arg),*),
+            Shape::AffineUnary => $apply::<$($($generic,)*)? false, true, true, false>($($arg),*),
+            Shape::SquareAffineUnary => {
+                $apply::<$($($generic,)*)? true, true, true, false>($($arg),*)
+            }
+            Shape::Plus => $apply::<$($($generic,)*)? false, false, false, true>($($arg),*),
+            Shape::SquarePlus => $apply::<$($($generic,)*)? true, false, false, true>($($arg),*),
+            Shape::AffinePlus => $apply::<$($($generic,)*)? false, true, false, true>($($arg),*),
+            Shape::SquareAffinePlus => {
+                $apply::<$($($generic,)*)? true, true, false, true>($($arg),*)
+            }
+            Shape::UnaryPlus => $apply::<$($($generic,)*)? false, false, true, true>($($arg),*),
+            Shape::SquareUnaryPlus => {
+                $apply::<$($($generic,)*)? true, false, true, true>($($arg),*)
+            }
+            Shape::AffineUnaryPlus => {
+                $apply::<$($($generic,)*)? false, true, true, true>($($arg),*)
+            }
+            Shape::SquareAffineUnaryPlus => {
+                $apply::<$($($generic,)*)? true, true, true, true>($($arg),*)
+            }
         }
     };
 }
 
-/// `post` applied to the value `v`: the arithmetic of `Square`, `MulC`,
-/// `AddC` and `Unary` in [`op_value`].
+/// `post` applied to the value `v` (`r` reads a register): the arithmetic
+/// of `Square`, `MulC`, `AddC`, `Unary` and `Add` in [`op_value`].
 #[inline(always)]
-fn post_value(post: Post, v: f64) -> f64 {
-    by_shape!(post.shape, post_value_as(post, v))
+fn post_value(post: Post, v: f64, r: impl Fn(Reg) -> f64) -> f64 {
+    by_shape!(post.shape, post_value_as(post, v, r))
 }
 
 /// [`post_value`] for a post of the given parts (`post.shape`).
 #[inline(always)]
-fn post_value_as<const SQUARE: bool, const AFFINE: bool, const UNARY: bool>(
+fn post_value_as<const SQUARE: bool, const AFFINE: bool, const UNARY: bool, const PLUS: bool>(
     post: Post,
     mut v: f64,
+    r: impl Fn(Reg) -> f64,
 ) -> f64 {
     if SQUARE {
         v = v * v;
@@ -227,6 +246,9 @@ fn post_value_as<const SQUARE: bool, const AFFINE: bool, const UNARY: bool>(
     }
     if let (true, Some(function)) = (UNARY, post.unary) {
         v = unary_value(function, v);
+    }
+    if PLUS {
+        v += r(post.plus);
     }
     v
 }
@@ -378,7 +400,14 @@ fn forward_sweep<const N: usize, I: Instruction>(
             |r| tangent(tangents, r),
         );
         if let Some(post) = instruction.post() {
-            (v, t) = post_tangent(post, v, t);
+            (v, t) = post_tangent(
+                post,
+                v,
+                t,
+                // SAFETY: as above.
+                |r| unsafe { read(values, r) },
+                |r| tangent(tangents, r),
+            );
         }
         // SAFETY: `N + k < count`.
         unsafe {
@@ -401,21 +430,36 @@ fn unit<const N: usize>(r: Reg) -> [f64; N] {
     std::array::from_fn(|j| if j == r as usize { 1.0 } else { 0.0 })
 }
 
-/// `post` applied to the value `v` with tangent `t`: the arithmetic of
-/// `Square`, `MulC`, `AddC` and `Unary` in [`tangent_op`].
+/// `post` applied to the value `v` with tangent `t` (`rv` and `rt` read a
+/// register's value and tangent): the arithmetic of `Square`, `MulC`,
+/// `AddC`, `Unary` and `Add` in [`tangent_op`].
 #[inline(always)]
-pub(super) fn post_tangent<const N: usize>(post: Post, v: f64, t: [f64; N]) -> (f64, [f64; N]) {
-    by_shape!(post.shape, post_tangent_as::<N>(post, v, t))
+pub(super) fn post_tangent<const N: usize>(
+    post: Post,
+    v: f64,
+    t: [f64; N],
+    rv: impl Fn(Reg) -> f64,
+    rt: impl Fn(Reg) -> [f64; N],
+) -> (f64, [f64; N]) {
+    by_shape!(post.shape, post_tangent_as::<N>(post, v, t, rv, rt))
 }
 
 /// [`post_tangent`] for a post of the given parts (`post.shape`). An
 /// affine part that is only a `MulC` adds `-0` to the value, and one that
 /// is only an `AddC` multiplies value and tangent by 1: exact identities.
 #[inline(always)]
-fn post_tangent_as<const N: usize, const SQUARE: bool, const AFFINE: bool, const UNARY: bool>(
+fn post_tangent_as<
+    const N: usize,
+    const SQUARE: bool,
+    const AFFINE: bool,
+    const UNARY: bool,
+    const PLUS: bool,
+>(
     post: Post,
     mut v: f64,
     mut t: [f64; N],
+    rv: impl Fn(Reg) -> f64,
+    rt: impl Fn(Reg) -> [f64; N],
 ) -> (f64, [f64; N]) {
     if SQUARE {
         let slope = 2.0 * v;
@@ -428,6 +472,10 @@ fn post_tangent_as<const N: usize, const SQUARE: bool, const AFFINE: bool, const
     if let (true, Some(function)) = (UNARY, post.unary) {
         let (value, slope, _) = unary_local::<false>(function, v);
         (v, t) = (value, t.map(|d| d * slope));
+    }
+    if PLUS {
+        let other = rt(post.plus);
+        (v, t) = (v + rv(post.plus), std::array::from_fn(|i| t[i] + other[i]));
     }
     (v, t)
 }
@@ -790,6 +838,16 @@ impl<const N: usize, const T: usize> Jet<N, T> {
         }
     }
 
+    /// The sum of two jets, part by part (`Add`).
+    #[inline(always)]
+    fn plus(&self, b: &Self) -> Self {
+        Jet {
+            v: self.v + b.v,
+            g: std::array::from_fn(|i| self.g[i] + b.g[i]),
+            h: std::array::from_fn(|k| self.h[k] + b.h[k]),
+        }
+    }
+
     /// Every derivative part times `s`, with value `v`.
     #[inline(always)]
     fn scaled(self, v: f64, s: f64) -> Self {
@@ -945,7 +1003,7 @@ fn jet_sweep<const N: usize, const T: usize, I: Instruction>(
             load(values, gradients, hessians, r)
         });
         if let Some(post) = instruction.post() {
-            jet = post_jet(post, jet);
+            jet = post_jet(post, jet, |r: Reg| load(values, gradients, hessians, r));
         }
         // SAFETY: `N + k < count`.
         unsafe {
@@ -957,11 +1015,15 @@ fn jet_sweep<const N: usize, const T: usize, I: Instruction>(
     load(values, gradients, hessians, output as Reg)
 }
 
-/// `post` applied to `a`: the arithmetic of `Square`, `MulC`, `AddC` and
-/// `Unary` in [`jet_op`].
+/// `post` applied to `a` (`r` reads a register): the arithmetic of
+/// `Square`, `MulC`, `AddC`, `Unary` and `Add` in [`jet_op`].
 #[inline(always)]
-pub(super) fn post_jet<const N: usize, const T: usize>(post: Post, a: Jet<N, T>) -> Jet<N, T> {
-    by_shape!(post.shape, post_jet_as::<N, T>(post, a))
+pub(super) fn post_jet<const N: usize, const T: usize>(
+    post: Post,
+    a: Jet<N, T>,
+    r: impl Fn(Reg) -> Jet<N, T>,
+) -> Jet<N, T> {
+    by_shape!(post.shape, post_jet_as::<N, T>(post, a, r))
 }
 
 /// [`post_jet`] for a post of the given parts (`post.shape`), with the
@@ -974,9 +1036,11 @@ fn post_jet_as<
     const SQUARE: bool,
     const AFFINE: bool,
     const UNARY: bool,
+    const PLUS: bool,
 >(
     post: Post,
     mut a: Jet<N, T>,
+    r: impl Fn(Reg) -> Jet<N, T>,
 ) -> Jet<N, T> {
     if SQUARE {
         a = a.chain(a.v * a.v, 2.0 * a.v, 2.0);
@@ -988,6 +1052,9 @@ fn post_jet_as<
     if let (true, Some(function)) = (UNARY, post.unary) {
         let (v, d1, d2) = unary_local::<true>(function, a.v);
         a = a.chain(v, d1, d2);
+    }
+    if PLUS {
+        a = a.plus(&r(post.plus));
     }
     a
 }
@@ -1005,14 +1072,7 @@ pub(super) fn jet_op<const N: usize, const T: usize>(
             let a = r(a);
             a.scaled(-a.v, -1.0)
         }
-        Op::Add(a, b) => {
-            let (a, b) = (r(a), r(b));
-            Jet {
-                v: a.v + b.v,
-                g: std::array::from_fn(|i| a.g[i] + b.g[i]),
-                h: std::array::from_fn(|k| a.h[k] + b.h[k]),
-            }
-        }
+        Op::Add(a, b) => r(a).plus(&r(b)),
         Op::Sub(a, b) => {
             let (a, b) = (r(a), r(b));
             Jet {

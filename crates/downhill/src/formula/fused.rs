@@ -11,14 +11,19 @@
 //! registers of the CPU without storing the intermediate results:
 //!
 //! ```text
-//! op → [square] → [× scale + shift] → [unary function]
+//! op → [square] → [× scale + shift] → [unary function] → [+ register]
 //! ```
+//!
+//! The last part is an absorbed `Add` of the chain's result and another,
+//! earlier register: sums of terms, as `100*(y-x^2)^2 + (1-x)^2`, then cost
+//! one step per term instead of an extra step per `+`.
 //!
 //! Every fused operation performs exactly the `f64` operations of the
 //! instructions it replaces (the identities `v * 1` and `v + (-0)` are exact,
-//! NaN payloads included), so values and derivatives stay bit for bit those
-//! of the plain tape; only `Square`, `MulC`, `AddC` and `Unary` are fused,
-//! since a fused negation (`v * -1`) would not keep a NaN's sign.
+//! NaN payloads included, and `a + b` is `b + a` bit for bit but for which
+//! NaN comes out), so values and derivatives stay bit for bit those
+//! of the plain tape; only `Square`, `MulC`, `AddC`, `Unary` and `Add` are
+//! fused, since a fused negation (`v * -1`) would not keep a NaN's sign.
 //!
 //! The lane evaluator and the reverse and wide second-order modes keep
 //! using the plain tape.
@@ -37,7 +42,10 @@ pub(crate) struct Post {
     pub shift: f64,
     /// An absorbed `Unary`.
     pub unary: Option<UnaryFunction>,
-    /// Which of the three are present (never none), so that an evaluator
+    /// `v + r(plus)` (an absorbed `Add` of the result and register `plus`,
+    /// an input or an earlier step; `0` and unused where there is none).
+    pub plus: Reg,
+    /// Which of the four are present (never none), so that an evaluator
     /// branches once, to exactly the arithmetic of the absorbed
     /// instructions, instead of testing each part and applying the exact
     /// identities `* 1` and `+ (-0)` for an absent affine part.
@@ -45,7 +53,7 @@ pub(crate) struct Post {
 }
 
 /// The parts of a [`Post`] that are present: a square, an affine map
-/// (a `MulC` and/or an `AddC`), a unary function.
+/// (a `MulC` and/or an `AddC`), a unary function, an added register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Shape {
     Square,
@@ -55,20 +63,36 @@ pub(crate) enum Shape {
     SquareUnary,
     AffineUnary,
     SquareAffineUnary,
+    Plus,
+    SquarePlus,
+    AffinePlus,
+    SquareAffinePlus,
+    UnaryPlus,
+    SquareUnaryPlus,
+    AffineUnaryPlus,
+    SquareAffineUnaryPlus,
 }
 
 impl Shape {
     /// The shape with these parts; `None` for no part at all.
-    fn of(square: bool, affine: bool, unary: bool) -> Option<Shape> {
-        Some(match (square, affine, unary) {
-            (false, false, false) => return None,
-            (true, false, false) => Shape::Square,
-            (false, true, false) => Shape::Affine,
-            (true, true, false) => Shape::SquareAffine,
-            (false, false, true) => Shape::Unary,
-            (true, false, true) => Shape::SquareUnary,
-            (false, true, true) => Shape::AffineUnary,
-            (true, true, true) => Shape::SquareAffineUnary,
+    fn of(square: bool, affine: bool, unary: bool, plus: bool) -> Option<Shape> {
+        Some(match (square, affine, unary, plus) {
+            (false, false, false, false) => return None,
+            (true, false, false, false) => Shape::Square,
+            (false, true, false, false) => Shape::Affine,
+            (true, true, false, false) => Shape::SquareAffine,
+            (false, false, true, false) => Shape::Unary,
+            (true, false, true, false) => Shape::SquareUnary,
+            (false, true, true, false) => Shape::AffineUnary,
+            (true, true, true, false) => Shape::SquareAffineUnary,
+            (false, false, false, true) => Shape::Plus,
+            (true, false, false, true) => Shape::SquarePlus,
+            (false, true, false, true) => Shape::AffinePlus,
+            (true, true, false, true) => Shape::SquareAffinePlus,
+            (false, false, true, true) => Shape::UnaryPlus,
+            (true, false, true, true) => Shape::SquareUnaryPlus,
+            (false, true, true, true) => Shape::AffineUnaryPlus,
+            (true, true, true, true) => Shape::SquareAffineUnaryPlus,
         })
     }
 }
@@ -79,6 +103,8 @@ struct Chain {
     square: bool,
     affine: Option<(f64, f64)>,
     unary: Option<UnaryFunction>,
+    /// The added register, already renamed to the fused registers.
+    plus: Option<Reg>,
 }
 
 impl Chain {
@@ -86,23 +112,31 @@ impl Chain {
         square: false,
         affine: None,
         unary: None,
+        plus: None,
     };
 
     /// The post-operations, `None` if there are none.
     fn post(self) -> Option<Post> {
         let (scale, shift) = self.affine.unwrap_or((1.0, -0.0));
-        let shape = Shape::of(self.square, self.affine.is_some(), self.unary.is_some())?;
+        let shape = Shape::of(
+            self.square,
+            self.affine.is_some(),
+            self.unary.is_some(),
+            self.plus.is_some(),
+        )?;
         Some(Post {
             square: self.square,
             scale,
             shift,
             unary: self.unary,
+            plus: self.plus.unwrap_or(0),
             shape,
         })
     }
 
     /// Appends the one-operand instruction `op` (reading the current
     /// result) if it fits the fixed order; false if not.
+    /// (Nothing follows an added register: the caller stops there.)
     fn absorb(&mut self, op: Op) -> bool {
         let unscaled = self.affine.is_none() && self.unary.is_none();
         match op {
@@ -136,6 +170,10 @@ pub(crate) struct Step {
 pub(crate) struct Fused {
     pub steps: Vec<Step>,
     pub output: Output,
+    /// How many steps at the start square an input and do nothing else
+    /// (`x^2` in `100*(y-x^2)^2`), at most one per input and never the
+    /// last step: the small evaluators run them without dispatch.
+    pub leading_squares: usize,
 }
 
 impl Fused {
@@ -161,13 +199,24 @@ impl Fused {
             let op = ops[k].map_operands(|r| renamed[r as usize]);
             let mut post = Chain::NONE;
             // Absorb the next instruction while it is the only reader of
-            // the current result and reads nothing else.
+            // the current result and reads nothing else; or, last, an `Add`
+            // of the current result and another register.
             while k + 1 < ops.len() && uses[inputs + k] == 1 {
-                let next = ops[k + 1];
-                if next.operands() != (Some((inputs + k) as Reg), None) || !post.absorb(next) {
-                    break;
+                let (current, next) = ((inputs + k) as Reg, ops[k + 1]);
+                if next.operands() == (Some(current), None) && post.absorb(next) {
+                    k += 1;
+                    continue;
                 }
-                k += 1;
+                if let Some(other) = added_to(next, current) {
+                    // Unless the sum starts a chain of its own (`log(a + b)`):
+                    // absorbing the `Add` would only move the step to the
+                    // chain's instruction.
+                    if !starts_chain(ops, inputs, k + 1, &uses) {
+                        post.plus = Some(renamed[other as usize]);
+                        k += 1;
+                    }
+                }
+                break;
             }
             renamed[inputs + k] = (inputs + steps.len()) as Reg;
             steps.push(Step {
@@ -185,12 +234,27 @@ impl Fused {
         // operand is an input or an earlier step, never an absorbed result.
         debug_assert!(steps.iter().enumerate().all(|(k, step)| {
             let (a, b) = step.op.operands();
-            [a, b]
+            let plus = step
+                .post
+                .filter(|post| post.has_plus())
+                .map(|post| post.plus);
+            [a, b, plus]
                 .into_iter()
                 .flatten()
                 .all(|r| (r as usize) < inputs + k)
         }));
-        Fused { steps, output }
+        let leading_squares = steps[..steps.len().saturating_sub(1)]
+            .iter()
+            .take(inputs)
+            .take_while(|step| {
+                matches!(step.op, Op::Square(a) if (a as usize) < inputs) && step.post.is_none()
+            })
+            .count();
+        Fused {
+            steps,
+            output,
+            leading_squares,
+        }
     }
 
     /// The register holding the result, `None` for a constant formula.
@@ -200,6 +264,44 @@ impl Fused {
             Output::Constant(_) => None,
         }
     }
+}
+
+impl Post {
+    /// True if the post ends with an added register.
+    pub fn has_plus(&self) -> bool {
+        matches!(
+            self.shape,
+            Shape::Plus
+                | Shape::SquarePlus
+                | Shape::AffinePlus
+                | Shape::SquareAffinePlus
+                | Shape::UnaryPlus
+                | Shape::SquareUnaryPlus
+                | Shape::AffineUnaryPlus
+                | Shape::SquareAffineUnaryPlus
+        )
+    }
+}
+
+/// The other operand if `op` adds register `current` to a different one.
+fn added_to(op: Op, current: Reg) -> Option<Reg> {
+    match op {
+        Op::Add(a, b) if a == current && b != current => Some(b),
+        Op::Add(a, b) if b == current && a != current => Some(a),
+        _ => None,
+    }
+}
+
+/// True if instruction `k` of `ops` would absorb its successor.
+fn starts_chain(ops: &[Op], inputs: usize, k: usize, uses: &[u32]) -> bool {
+    let current = (inputs + k) as Reg;
+    k + 1 < ops.len()
+        && uses[inputs + k] == 1
+        && ops[k + 1].operands() == (Some(current), None)
+        && {
+            let mut chain = Chain::NONE;
+            chain.absorb(ops[k + 1])
+        }
 }
 
 #[cfg(test)]
@@ -218,11 +320,13 @@ mod tests {
         square: bool,
         affine: Option<(f64, f64)>,
         unary: Option<UnaryFunction>,
+        plus: Option<Reg>,
     ) -> Option<Post> {
         Chain {
             square,
             affine,
             unary,
+            plus,
         }
         .post()
     }
@@ -231,35 +335,91 @@ mod tests {
     fn single_use_chains_fuse_in_order() {
         let f = fused("100*(x2-x1^2)^2+(1-x1)^2");
         let ops: Vec<Op> = f.steps.iter().map(|s| s.op).collect();
-        assert_eq!(
-            ops,
-            [
-                Op::Square(0),
-                Op::Sub(1, 2),
-                Op::CSub(1.0, 0),
-                Op::Add(3, 4)
-            ]
-        );
-        assert_eq!(f.steps[1].post, post(true, Some((100.0, -0.0)), None));
-        assert_eq!(f.steps[2].post, post(true, None, None));
-        assert_eq!(f.output, Output::Register(5));
+        assert_eq!(ops, [Op::Square(0), Op::Sub(1, 2), Op::CSub(1.0, 0)]);
+        assert_eq!(f.steps[0].post, None);
+        assert_eq!(f.steps[1].post, post(true, Some((100.0, -0.0)), None, None));
+        // The final `+` joins the second term's chain, adding the first.
+        let last = f.steps[2].post.expect("a post");
+        assert_eq!(last.shape, Shape::SquarePlus);
+        assert_eq!(last.plus, 3);
+        assert_eq!(f.output, Output::Register(4));
+        assert_eq!(f.leading_squares, 1);
 
+        // A sum that starts a chain of its own (`log(...)`) keeps its step.
         let f = fused("log(exp(x)+exp(-2*x-3))");
         assert_eq!(f.steps.len(), 3);
         assert_eq!(f.steps[1].op, Op::MulC(0, -2.0));
         assert_eq!(
             f.steps[1].post,
-            post(false, Some((1.0, -3.0)), Some(UnaryFunction::Exp))
+            post(false, Some((1.0, -3.0)), Some(UnaryFunction::Exp), None)
         );
-        assert_eq!(f.steps[2].post, post(false, None, Some(UnaryFunction::Ln)));
+        assert_eq!(f.steps[2].op, Op::Add(1, 2));
+        assert_eq!(
+            f.steps[2].post,
+            post(false, None, Some(UnaryFunction::Ln), None)
+        );
+    }
+
+    #[test]
+    fn sums_fuse_into_the_chain_of_their_last_term() {
+        // Either operand order; the other operand may be an input.
+        let f = fused("x1^2+2*x2^2");
+        assert_eq!(f.steps.len(), 2);
+        assert_eq!(f.steps[1].op, Op::Square(1));
+        assert_eq!(
+            f.steps[1].post.map(|p| (p.shape, p.plus)),
+            Some((Shape::AffinePlus, 2))
+        );
+        let f = fused("y + sin(x)");
+        assert_eq!(f.steps.len(), 1);
+        assert_eq!(
+            f.steps[0].post.map(|p| (p.shape, p.plus)),
+            Some((Shape::Plus, 1))
+        );
+        let f = fused("y + sin(2*x)");
+        assert_eq!(f.steps.len(), 1);
+        assert_eq!(
+            f.steps[0].post.map(|p| (p.shape, p.plus)),
+            Some((Shape::UnaryPlus, 1))
+        );
+        // A step with nothing else fused gets a bare `Plus`; `x + x` and a
+        // difference do not fuse.
+        let f = fused("x*y + x");
+        assert_eq!(f.steps.len(), 1);
+        assert_eq!(
+            f.steps[0].post.map(|p| (p.shape, p.plus)),
+            Some((Shape::Plus, 0))
+        );
+        assert_eq!(fused("sin(x) + sin(x)").steps.len(), 2);
+        assert_eq!(fused("x - sin(x)").steps.len(), 2);
+        // An operand is renamed to the fused registers.
+        let f = fused("exp(2*x+1) + (x-y)^2*3");
+        assert_eq!(f.steps.len(), 2);
+        assert_eq!(
+            f.steps[1].post.map(|p| (p.shape, p.plus)),
+            Some((Shape::SquareAffinePlus, 2))
+        );
+    }
+
+    #[test]
+    fn leading_squares_are_bare_squares_of_inputs_before_the_last_step() {
+        assert_eq!(fused("x^2*y^2 + z").leading_squares, 2);
+        // A square with a post, of a result, after another step, or last.
+        assert_eq!(fused("2*x^2 + y").leading_squares, 0);
+        assert_eq!(fused("(x+y)^2 + x").leading_squares, 0);
+        assert_eq!(fused("sin(x)*y^2").leading_squares, 0);
+        assert_eq!(fused("x^2").leading_squares, 0);
+        assert_eq!(fused("x^2 + x").leading_squares, 0);
+        assert_eq!(fused("x^2 * x").leading_squares, 1);
     }
 
     #[test]
     fn shared_results_and_the_output_are_not_fused_away() {
         // `x^2` is read twice: it stays a register of its own.
         let f = fused("sin(x^2) + x^2");
-        assert_eq!(f.steps.len(), 3);
+        assert_eq!(f.steps.len(), 2);
         assert!(f.steps[0].post.is_none());
+        assert_eq!(f.steps[1].post.map(|p| p.plus), Some(1));
         // Nothing follows the last instruction.
         let f = fused("2*x");
         assert_eq!(f.steps.len(), 1);

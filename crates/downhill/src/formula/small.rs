@@ -20,7 +20,7 @@ use std::mem::MaybeUninit;
 
 use super::eval::{jet_op, post_jet, post_tangent, read, tangent_op, Jet, STACK_REGISTERS};
 use super::fused::Fused;
-use super::program::Reg;
+use super::program::{Op, Reg};
 
 /// How a tape's gradient and Hessian evaluations run, chosen once when it
 /// is compiled.
@@ -92,17 +92,48 @@ pub(crate) fn gradient<const N: usize>(
         tangents[i].write(units[i]);
     }
     let mut last = (f64::NAN, [f64::NAN; N]);
-    for (k, step) in steps.iter().enumerate() {
+    // The leading squares of inputs (at most `N`) without dispatch: the
+    // `Square` arm of `tangent_op`, selected here by the compiler. Only from
+    // two variables on: with one, the extra code costs more than the
+    // dispatch it saves (measured).
+    let lead = if N > 1 {
+        fused.leading_squares.min(N)
+    } else {
+        0
+    };
+    for (k, step) in steps[..lead].iter().enumerate() {
+        if let Op::Square(a) = step.op {
+            // SAFETY: as in the loop below.
+            let (v, t) = tangent_op::<N>(
+                Op::Square(a),
+                |r| unsafe { read(&values, r) },
+                |r| unsafe { read(&tangents, r) },
+            );
+            unsafe {
+                values.get_unchecked_mut(N + k).write(v);
+                tangents.get_unchecked_mut(N + k).write(t);
+            }
+        }
+    }
+    // (A slice rather than `skip`, which tests on every iteration.)
+    for (k, step) in (lead..).zip(&steps[lead..]) {
         // SAFETY (every `read` and write): the plan guarantees
-        // `N + steps.len() <= STACK_REGISTERS`, and step `k` reads only
-        // registers below `N + k`: inputs, stored above, or earlier steps.
+        // `N + steps.len() <= STACK_REGISTERS`, and step `k` (its added
+        // register too) reads only registers below `N + k`: inputs, stored
+        // above, or earlier steps.
         let (mut v, mut t) = tangent_op::<N>(
             step.op,
             |r| unsafe { read(&values, r) },
             |r| unsafe { read(&tangents, r) },
         );
         if let Some(post) = step.post {
-            (v, t) = post_tangent(post, v, t);
+            (v, t) = post_tangent(
+                post,
+                v,
+                t,
+                |r| unsafe { read(&values, r) },
+                |r| unsafe { read(&tangents, r) },
+            );
         }
         unsafe {
             values.get_unchecked_mut(N + k).write(v);
@@ -154,10 +185,27 @@ pub(crate) fn hessian<const N: usize, const T: usize>(
         g: [f64::NAN; N],
         h: [f64::NAN; T],
     };
-    for (k, step) in steps.iter().enumerate() {
+    // The leading squares without dispatch, as in `gradient`.
+    let lead = if N > 1 {
+        fused.leading_squares.min(N)
+    } else {
+        0
+    };
+    for (k, step) in steps[..lead].iter().enumerate() {
+        if let Op::Square(a) = step.op {
+            let jet = jet_op(Op::Square(a), |r| load(&values, &gradients, &hessians, r));
+            unsafe {
+                values.get_unchecked_mut(N + k).write(jet.v);
+                gradients.get_unchecked_mut(N + k).write(jet.g);
+                hessians.get_unchecked_mut(N + k).write(jet.h);
+            }
+        }
+    }
+    // (A slice rather than `skip`, which tests on every iteration.)
+    for (k, step) in (lead..).zip(&steps[lead..]) {
         let mut jet = jet_op(step.op, |r| load(&values, &gradients, &hessians, r));
         if let Some(post) = step.post {
-            jet = post_jet(post, jet);
+            jet = post_jet(post, jet, |r| load(&values, &gradients, &hessians, r));
         }
         unsafe {
             values.get_unchecked_mut(N + k).write(jet.v);
@@ -253,6 +301,90 @@ mod tests {
             check("log(exp(x)+exp(-2*x-3))", &["x"], &x).unwrap();
             check("x1^2+2*x2^2", &["x1", "x2"], &x).unwrap();
             check("100*(x2-x1^2)^2+(1-x1)^2", &["x1", "x2"], &x).unwrap();
+        }
+    }
+
+    /// Formulas whose first steps square inputs (run without dispatch by
+    /// the small plans) against the reference, at ordinary points and at
+    /// ones where `0 * slope` and the square overflow or are NaN.
+    #[test]
+    fn leading_squares_match_the_reference() {
+        let cases: [(&str, &[&str], usize); 4] = [
+            ("x^2 * x", &["x"], 1),
+            ("x^2*y^2 + y", &["x", "y"], 2),
+            ("100*(y-x^2)^2+(1-x)^2", &["x", "y"], 1),
+            ("y^2/(1+x^2) - x", &["x", "y"], 1),
+        ];
+        let points = [
+            [0.3, -1.7],
+            [-1.2, 1.0],
+            [1e200, -0.0],
+            [f64::NEG_INFINITY, 2.0],
+            [f64::NAN, -3.0],
+        ];
+        for (source, variables, lead) in cases {
+            assert_eq!(
+                compile(source, variables).fused().leading_squares,
+                lead,
+                "{source}"
+            );
+            for x in points {
+                check(source, variables, &x).unwrap();
+            }
+        }
+    }
+
+    /// Every shape of post that ends with an added register, in sums
+    /// over one, two and three variables (plans `One`, `Two`, `General`),
+    /// against the reference; `{a}` and `{b}` are the term's operands.
+    #[test]
+    fn fused_sums_match_the_reference_in_every_plan() {
+        use crate::formula::fused::Shape;
+        let terms = [
+            ("{a}*{b}", Shape::Plus),
+            ("({a}-{b})^2", Shape::SquarePlus),
+            ("3*({a}-{b})", Shape::AffinePlus),
+            ("3*({a}-{b})^2-1", Shape::SquareAffinePlus),
+            ("sin({a}-{b})", Shape::UnaryPlus),
+            ("sin(({a}-{b})^2)", Shape::SquareUnaryPlus),
+            ("exp(0.5*({a}-{b})+1)", Shape::AffineUnaryPlus),
+            ("atan(0.5*({a}-{b})^2)", Shape::SquareAffineUnaryPlus),
+        ];
+        // Variables, the term's operands, the other term, the plan
+        // (`None` for `Two`, whose units are data).
+        type Case = (
+            &'static [&'static str],
+            &'static str,
+            &'static str,
+            &'static str,
+        );
+        let cases: [(Case, Option<Plan>); 3] = [
+            ((&["x"], "x", "cos(x)", "x^3"), Some(Plan::One)),
+            ((&["x", "y"], "x", "y", "y^3"), None),
+            ((&["x", "y", "z"], "x", "y*z", "z^3"), Some(Plan::General)),
+        ];
+        let points = [[0.3, -1.7, 0.9], [-1.2, 1.0, 2.0], [2.5, 0.0, -0.5]];
+        for (term, shape) in terms {
+            for ((variables, a, b, other), plan) in cases {
+                let term = term.replace("{a}", a).replace("{b}", b);
+                // The `+` joins the chain of the term compiled last: the
+                // term's on the right, the bare power's on the left.
+                for (source, shape) in [
+                    (format!("{other} + ({term})"), shape),
+                    (format!("({term}) + {other}"), Shape::Plus),
+                ] {
+                    let tape = compile(&source, variables);
+                    let last = tape.fused().steps.last().and_then(|step| step.post);
+                    assert_eq!(last.map(|post| post.shape), Some(shape), "{source}");
+                    match plan {
+                        Some(plan) => assert_eq!(*tape.plan(), plan, "{source}"),
+                        None => assert!(matches!(tape.plan(), Plan::Two { .. }), "{source}"),
+                    }
+                    for x in points {
+                        check(&source, variables, &x).unwrap();
+                    }
+                }
+            }
         }
     }
 
