@@ -300,10 +300,10 @@ fn forward<const W: usize, const N: usize, const FMA: bool>(
     }
 }
 
-// The lane loops compute chunk by chunk ([`vmath::lanewise`]): the
-// destination register and the operands are in one buffer, and once these
-// helpers are inlined LLVM no longer knows that they do not overlap, so a
-// loop storing lane by lane would not be vectorized.
+// The lane loops store in place through [`vmath::lanewise`], whose output
+// is a parameter of its own: the destination register and the operands are
+// in one buffer, and LLVM, not knowing that they do not overlap, would not
+// vectorize a loop storing lane by lane otherwise.
 
 /// `out[l] = f(a[l])` for every lane.
 #[inline(always)]
@@ -468,6 +468,13 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
                     ta.0[l] * partials[l][0] + tb.0[l] * partials[l][1]
                 });
             }
+        }
+        Op::Unary(UnaryFunction::Cos, a) => {
+            // cos' = −sin, the sign taken into the tangents' product (d·(−s)
+            // = −(d·s) exactly): one pass over the block fewer.
+            let mut sin = [0.0; W];
+            vmath::sin_cos::<W, FMA>(v(a), &mut sin, out);
+            tangent1(out_tangents, t(a), |d, l| -(d * sin[l]));
         }
         Op::Unary(function, a) => {
             let mut slope = [0.0; W];

@@ -38,13 +38,12 @@ pub(crate) fn fmadd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
     }
 }
 
-/// `out[l] = f(l)` for every lane, one [`LANES`]-wide chunk at a time:
-/// each chunk is computed into a local vector and stored whole. Inlined,
-/// LLVM may not know that `out` and the arrays `f` reads do not overlap,
-/// and would not vectorize a loop storing lane by lane; a local array of
-/// all `W` lanes instead (a whole block of a sweep, 1 KiB) is stored with
-/// a `memcpy` call, which cost more than the arithmetic of cheap
-/// instructions. `W` is a multiple of [`LANES`].
+/// `out[l] = f(l)` for every lane, stored in place. `out` is a parameter
+/// of its own (`noalias` for LLVM, also once inlined), so the loop is
+/// vectorized although `f` reads arrays LLVM cannot tell apart from `out`
+/// otherwise. (Computing into a local array and assigning it whole, as
+/// before, made LLVM copy every 1 KiB block of a sweep with a `memcpy`
+/// call, which cost more than the arithmetic of cheap instructions.)
 #[inline(always)]
 pub(crate) fn lanewise<const W: usize>(out: &mut [f64; W], f: impl Fn(usize) -> f64) {
     for (l, o) in out.iter_mut().enumerate() {
@@ -52,7 +51,7 @@ pub(crate) fn lanewise<const W: usize>(out: &mut [f64; W], f: impl Fn(usize) -> 
     }
 }
 
-/// `(a[l], b[l]) = f(l)` for every lane, chunk by chunk as [`lanewise`].
+/// `(a[l], b[l]) = f(l)` for every lane, in place as [`lanewise`].
 #[inline(always)]
 pub(crate) fn lanewise2<const W: usize>(
     a: &mut [f64; W],

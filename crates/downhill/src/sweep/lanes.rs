@@ -4,8 +4,10 @@
 //! The batch is a structure of arrays: coordinate `i` of all lanes is one
 //! `[f64; BLOCK]`, so every lane does `x ← x − η ∇f(x)` with its own `η`
 //! in the same instruction stream, and the formula is evaluated for all
-//! lanes in one pass ([`Formula::value_gradient_block`]), inlined into the
-//! step loop and compiled for the CPU's SIMD instruction set.
+//! lanes in one pass ([`Formula::value_gradient_block`]). The step loop and
+//! the evaluation are both compiled for the CPU's SIMD instruction set
+//! (chosen at run time); the step loop also once each for one, two and any
+//! number of coordinates.
 //!
 //! Each lane keeps the driver's rules ([`crate::driver::run`]), tested at
 //! every step: the gradient test before a step, divergence when the new
@@ -16,7 +18,7 @@
 //! reduction per step; lanes are visited one by one only in a step where
 //! some of them stop.
 
-use crate::formula::{Formula, Simd, LANES};
+use crate::formula::{Formula, Simd};
 
 use super::Outcome;
 
@@ -144,8 +146,6 @@ pub(crate) struct Batch {
 /// compare gives, so that tests and selections stay vector operations).
 type Mask = [u64; BLOCK];
 
-const _: () = assert!(BLOCK % LANES == 0);
-
 /// All ones if `test`, else 0.
 #[inline(always)]
 fn bits(test: bool) -> u64 {
@@ -182,12 +182,12 @@ fn blend(m: u64, a: f64, b: f64) -> f64 {
     f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
 }
 
-// The lane loops below go one SIMD vector ([`LANES`] lanes) at a time:
-// each vector is computed into a local array and stored whole. LLVM does
-// not know that the batch's arrays do not overlap, and would not vectorize
-// a loop that stores lane by lane; a local array of the whole batch (1 KiB)
-// would be stored with a `memcpy` call, which measured about a tenth of the
-// sweep's time.
+// The lane loops below store in place into an array passed as a parameter
+// of its own (`noalias` for LLVM), so they vectorize although LLVM cannot
+// tell the batch's arrays apart otherwise. They neither compute a whole
+// batch into a local array and assign it (a `memcpy` call per 1 KiB array,
+// about a tenth of the sweep's time), nor go a vector at a time in loops
+// over chunks (LLVM vectorized those across chunks, with gathers).
 
 /// `into[l] = from[l]` where `m[l]` is set (a bitwise blend).
 #[inline(always)]
@@ -227,7 +227,8 @@ fn norms(grad: &[Lanes]) -> Lanes {
     sum.map(f64::sqrt)
 }
 
-/// `out[l] = f(l)` for every lane, a vector at a time.
+/// `out[l] = f(l)` for every lane, in place (see [`crate::formula`]'s
+/// `vmath::lanewise`: `out` a parameter of its own, so LLVM vectorizes).
 #[inline(always)]
 fn lanewise(out: &mut Lanes, f: impl Fn(usize) -> f64) {
     for (l, o) in out.iter_mut().enumerate() {
@@ -240,6 +241,74 @@ fn lanewise(out: &mut Lanes, f: impl Fn(usize) -> f64) {
 fn keep_where(c: &mut Lanes, x: &Lanes, m: &Mask) {
     for (l, c) in c.iter_mut().enumerate() {
         *c = blend(m[l], *c, x[l]);
+    }
+}
+
+/// The candidates of one step in any dimension: `candidate = x − η ∇f`
+/// (gradient descent) or `x − η (β v + ∇f)` (momentum) where the lane is
+/// running and every coordinate satisfies `|c| ≤ bound` (false for NaN and
+/// ±∞), else the last good iterate `x`; `inside` gets the mask of the lanes
+/// whose candidate was kept.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn advance(
+    rule: FastRule,
+    candidate: &mut [Lanes],
+    x: &[Lanes],
+    grad: &[Lanes],
+    velocity: &[Lanes],
+    eta: &Lanes,
+    bound: &Lanes,
+    live: &Mask,
+    inside: &mut Mask,
+) {
+    match rule {
+        FastRule::GradientDescent => {
+            for ((c, x), g) in candidate.iter_mut().zip(x).zip(grad) {
+                lanewise(c, |l| x[l] - eta[l] * g[l]);
+            }
+        }
+        FastRule::Momentum { beta } => {
+            for (((c, x), g), v) in candidate.iter_mut().zip(x).zip(grad).zip(velocity) {
+                lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
+            }
+        }
+    }
+    // Running lanes whose new iterate is within the bound (`|c| ≤
+    // bound` is false for NaN and ±∞); the others evaluate their
+    // last good iterate (discarded).
+    for (i, c) in candidate.iter().enumerate() {
+        if i == 0 {
+            for l in 0..BLOCK {
+                inside[l] = live[l] & bits(c[l].abs() <= bound[l]);
+            }
+        } else {
+            for l in 0..BLOCK {
+                inside[l] &= bits(c[l].abs() <= bound[l]);
+            }
+        }
+    }
+    for (c, x) in candidate.iter_mut().zip(x) {
+        keep_where(c, x, inside);
+    }
+}
+
+/// [`advance`] for one coordinate, in one pass; `step(l)` is the update of
+/// lane `l`.
+#[inline(always)]
+fn advance_1d(
+    c: &mut Lanes,
+    x: &Lanes,
+    bound: &Lanes,
+    live: &Mask,
+    inside: &mut Mask,
+    step: impl Fn(usize) -> f64,
+) {
+    for l in 0..BLOCK {
+        let new = step(l);
+        let ok = live[l] & bits(new.abs() <= bound[l]);
+        c[l] = blend(ok, new, x[l]);
+        inside[l] = ok;
     }
 }
 
@@ -353,18 +422,17 @@ impl Batch {
     /// [`run`](Self::run) compiled for at most `simd` (for tests of every
     /// path); a level the CPU lacks falls back to the best it has.
     ///
-    /// A step is branch-free over the lanes and goes over the batch twice
-    /// besides the evaluation, a SIMD vector at a time: the update with the
+    /// A step is branch-free over the lanes: the update with the
     /// divergence test (`|x| ≤ bound` is false for NaN and ±∞ too) and the
-    /// last good iterate blended in where it fails, then after the
-    /// evaluation the test for a finite `f` and `∇f`, the record of a rise
-    /// of `f` and of the lanes that stop. When every lane goes on, the new
-    /// iterate replaces the old by swapping buffers, else it is blended in
-    /// where the lane goes on. Lanes are handled one by one only in a
-    /// vector where some of them stop. No fused multiply-add is formed in
-    /// the update, so the arithmetic of a step is the same on each
-    /// instruction set (the formula's `sin`, `cos`, `exp`, `ln` may differ
-    /// in the last bits).
+    /// last good iterate blended in where it fails (one pass over the batch
+    /// for one coordinate), the evaluation, then one pass that tests for a
+    /// finite `f` and `∇f` and records a rise of `f` and the lanes that
+    /// stop. When every lane goes on, the new iterate replaces the old by
+    /// swapping buffers, else it is blended in where the lane goes on.
+    /// Lanes are handled one by one only in a step where some of them stop.
+    /// No fused multiply-add is formed in the update, so the arithmetic of a
+    /// step is the same on each instruction set (the formula's `sin`, `cos`,
+    /// `exp`, `ln` may differ in the last bits).
     #[allow(clippy::too_many_arguments)]
     pub fn run_with<G: BlockGradient>(
         &mut self,
@@ -517,40 +585,34 @@ impl Batch {
             let [eta, bound] = &eta_bound[..] else {
                 unreachable!("two rows")
             };
-            match rule {
-                FastRule::GradientDescent => {
-                    let lanes = candidate[..dim].iter_mut().zip(&x[..dim]);
-                    for ((c, x), g) in lanes.zip(&grad[..dim]) {
-                        lanewise(c, |l| x[l] - eta[l] * g[l]);
+            if D == 1 {
+                // One coordinate: the update, the bound test and the blend
+                // in one pass.
+                let (c, x) = (&mut candidate[0], &x[0]);
+                match rule {
+                    FastRule::GradientDescent => {
+                        let g = &grad[0];
+                        advance_1d(c, x, bound, &live, &mut inside, |l| x[l] - eta[l] * g[l]);
+                    }
+                    FastRule::Momentum { beta } => {
+                        let (g, v) = (&grad[0], &velocity[0]);
+                        advance_1d(c, x, bound, &live, &mut inside, |l| {
+                            x[l] - eta[l] * (beta * v[l] + g[l])
+                        });
                     }
                 }
-                FastRule::Momentum { beta } => {
-                    for (((c, x), g), v) in candidate[..dim]
-                        .iter_mut()
-                        .zip(&x[..dim])
-                        .zip(&grad[..dim])
-                        .zip(&velocity[..dim])
-                    {
-                        lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
-                    }
-                }
-            }
-            // Running lanes whose new iterate is within the bound (`|c| ≤
-            // bound` is false for NaN and ±∞); the others evaluate their
-            // last good iterate (discarded).
-            for (i, c) in candidate[..dim].iter().enumerate() {
-                if i == 0 {
-                    for l in 0..BLOCK {
-                        inside[l] = live[l] & bits(c[l].abs() <= bound[l]);
-                    }
-                } else {
-                    for l in 0..BLOCK {
-                        inside[l] &= bits(c[l].abs() <= bound[l]);
-                    }
-                }
-            }
-            for (c, x) in candidate[..dim].iter_mut().zip(&x[..dim]) {
-                keep_where(c, x, &inside);
+            } else {
+                advance(
+                    rule,
+                    &mut candidate[..dim],
+                    &x[..dim],
+                    &grad[..dim],
+                    &velocity[..dim],
+                    eta,
+                    bound,
+                    &live,
+                    &mut inside,
+                );
             }
             value_gradient::<G, LEVEL>(
                 objective,
@@ -564,14 +626,20 @@ impl Batch {
             // false for NaN too); the running lanes not accepted diverged
             // at this step. One pass: `live` becomes the accepted lanes,
             // `inside` those that just stopped.
-            for g in &candidate_grad[..dim] {
-                for l in 0..BLOCK {
-                    inside[l] &= bits(g[l].abs() < f64::INFINITY);
+            if D != 1 {
+                for g in &candidate_grad[..dim] {
+                    for l in 0..BLOCK {
+                        inside[l] &= bits(g[l].abs() < f64::INFINITY);
+                    }
                 }
             }
             let (mut lost, mut every, mut some) = (0, u64::MAX, 0);
             for l in 0..BLOCK {
-                let accept = inside[l] & bits(candidate_value[l].abs() < f64::INFINITY);
+                let mut accept = inside[l] & bits(candidate_value[l].abs() < f64::INFINITY);
+                if D == 1 {
+                    // (the other dimensions tested their gradient above)
+                    accept &= bits(candidate_grad[0][l].abs() < f64::INFINITY);
+                }
                 let gone = live[l] & !accept;
                 rose[l] |= bits(candidate_value[l] >= value[l]) & accept;
                 lost |= gone;
@@ -619,8 +687,11 @@ impl Batch {
             out.f[lane] = value[lane];
             out.grad_norm[lane] = norms[lane];
             out.rose[lane] = rose[lane] != 0;
-            for i in 0..dim {
-                out.x[lane * dim + i] = x[i][lane];
+            for (o, xi) in out.x[lane * dim..(lane + 1) * dim]
+                .iter_mut()
+                .zip(&x[..dim])
+            {
+                *o = xi[lane];
             }
         }
     }
@@ -672,39 +743,60 @@ mod tests {
         }
     }
 
-    /// On a formula of `+ − × ÷` (where the SIMD evaluation is exact),
+    /// On formulas of `+ − × ÷` (where the SIMD evaluation is exact),
     /// every instruction set gives exactly the scalar evaluator's runs, lane
     /// by lane, also in partial batches, with lanes converging, reaching the
     /// limit, diverging (by the bound and by a non-finite `f`) and failing
-    /// at the start, for gradient descent and momentum.
+    /// at the start, for gradient descent and momentum; in one, two and
+    /// three dimensions (the step loop is compiled separately for one, two
+    /// and any number of coordinates).
     #[test]
     fn every_level_runs_the_scalar_lanes_exactly() {
-        let formula = Formula::parse("x^2 + 3*y^2 + x*y/4 + 1/x").unwrap();
-        let x0 = vec![
-            std::array::from_fn(|l| {
-                if l % 19 == 5 {
-                    0.0
-                } else {
-                    -3.0 + 0.07 * l as f64
-                }
-            }),
-            std::array::from_fn(|l| 1.0 + 0.01 * l as f64),
+        let first: Lanes = std::array::from_fn(|l| {
+            if l % 19 == 5 {
+                0.0
+            } else {
+                -3.0 + 0.07 * l as f64
+            }
+        });
+        let second: Lanes = std::array::from_fn(|l| 1.0 + 0.01 * l as f64);
+        let third: Lanes = std::array::from_fn(|l| -0.5 + 0.013 * l as f64);
+        let cases = [
+            ("x^2 + 1/x", vec!["x"]),
+            ("x^2 + 3*y^2 + x*y/4 + 1/x", vec!["x", "y"]),
+            (
+                "x^2 + 3*y^2 + z^2/2 + x*y/4 - y*z/8 + 1/x",
+                vec!["x", "y", "z"],
+            ),
         ];
+        for (source, variables) in cases {
+            let formula = Formula::parse_with_vars(source, &variables).unwrap();
+            let x0 = [first, second, third][..variables.len()].to_vec();
+            check_every_level(&formula, &x0);
+        }
+    }
+
+    fn check_every_level(formula: &Formula, x0: &[Lanes]) {
         let eta = std::array::from_fn(|l| 0.002 + 0.0027 * l as f64);
         let mut seen = std::collections::BTreeSet::new();
         for used in [1, 77, BLOCK] {
             let input = LaneInputs {
-                x0: &x0,
+                x0,
                 eta,
                 bound: [1e3; BLOCK],
                 used,
             };
             for rule in [FastRule::GradientDescent, FastRule::Momentum { beta: 0.5 }] {
-                let exact = run(Simd::Portable, &ScalarLanes(&formula), rule, &input);
+                let exact = run(Simd::Portable, &ScalarLanes(formula), rule, &input);
                 seen.extend(exact.outcome.iter().copied());
                 for simd in [Simd::Portable, Simd::Avx2, Simd::Avx512] {
-                    let lanes = run(simd, &formula, rule, &input);
-                    assert_eq!(lanes, exact, "{simd:?}, {rule:?}, {used} lanes");
+                    let lanes = run(simd, formula, rule, &input);
+                    assert_eq!(
+                        lanes,
+                        exact,
+                        "{}: {simd:?}, {rule:?}, {used} lanes",
+                        formula.source()
+                    );
                 }
             }
         }
@@ -714,7 +806,11 @@ mod tests {
             Outcome::Diverged,
             Outcome::Failed,
         ] {
-            assert!(seen.contains(&outcome), "no lane {outcome:?}");
+            assert!(
+                seen.contains(&outcome),
+                "{}: no lane {outcome:?}",
+                formula.source()
+            );
         }
     }
 }
