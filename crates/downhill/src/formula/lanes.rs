@@ -35,7 +35,7 @@ use super::local::{
     pow_local, powf_derivatives, powi, powi_derivatives, takes_second, unary_local,
 };
 use super::program::{Op, Output, Reg, Tape};
-use super::vmath::{self, V};
+use super::vmath::{self, lanewise, V};
 use super::{Formula, LANES};
 
 /// The instruction sets the lane evaluator is compiled for.
@@ -269,9 +269,9 @@ fn forward<const W: usize, const N: usize, const FMA: bool>(
     let (tangents, _) = rest.as_chunks_mut::<N>();
     let tangents = &mut tangents[..count];
     for (input, (slot, &variable)) in values.iter_mut().zip(tape.active()).enumerate() {
-        slot.0 = x[variable];
+        vmath::copy(&mut slot.0, &x[variable]);
         for (j, t) in tangents[input].iter_mut().enumerate() {
-            t.0 = [if j == input { 1.0 } else { 0.0 }; W];
+            vmath::fill(&mut t.0, if j == input { 1.0 } else { 0.0 });
         }
     }
     for (k, &op) in tape.ops().iter().enumerate() {
@@ -286,34 +286,24 @@ fn forward<const W: usize, const N: usize, const FMA: bool>(
             &mut destination_tangents[0],
         );
     }
-    *value = values[output].0;
+    vmath::copy(value, &values[output].0);
     let tangent = &tangents[output];
     if tape.all_active() {
         for (g, t) in gradient.iter_mut().zip(tangent) {
-            *g = t.0;
+            vmath::copy(g, &t.0);
         }
     } else {
         gradient.fill([0.0; W]);
         for (t, &variable) in tangent.iter().zip(tape.active()) {
-            gradient[variable] = t.0;
+            vmath::copy(&mut gradient[variable], &t.0);
         }
     }
 }
 
-// The lane loops compute into a local array and store it whole: the
-// destination register and the operands are in one buffer, and once these
-// helpers are inlined LLVM no longer knows that they do not overlap, so a
-// loop storing lane by lane would not be vectorized.
-
-/// `out = [f(0), f(1), …]`.
-#[inline(always)]
-fn lanewise<const W: usize>(out: &mut [f64; W], f: impl Fn(usize) -> f64) {
-    let mut result = [0.0; W];
-    for (l, r) in result.iter_mut().enumerate() {
-        *r = f(l);
-    }
-    *out = result;
-}
+// The lane loops store in place through [`vmath::lanewise`], whose output
+// is a parameter of its own: the destination register and the operands are
+// in one buffer, and LLVM, not knowing that they do not overlap, would not
+// vectorize a loop storing lane by lane otherwise.
 
 /// `out[l] = f(a[l])` for every lane.
 #[inline(always)]
@@ -359,9 +349,9 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
     let t = |register: Reg| &tangents[register as usize];
     match op {
         Op::Const(c) => {
-            *out = [c; W];
+            vmath::fill(out, c);
             for o in out_tangents.iter_mut() {
-                o.0 = [0.0; W];
+                vmath::fill(&mut o.0, 0.0);
             }
         }
         Op::Neg(a) => {
@@ -478,6 +468,13 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
                     ta.0[l] * partials[l][0] + tb.0[l] * partials[l][1]
                 });
             }
+        }
+        Op::Unary(UnaryFunction::Cos, a) => {
+            // cos' = −sin, the sign taken into the tangents' product (d·(−s)
+            // = −(d·s) exactly): one pass over the block fewer.
+            let mut sin = [0.0; W];
+            vmath::sin_cos::<W, FMA>(v(a), &mut sin, out);
+            tangent1(out_tangents, t(a), |d, l| -(d * sin[l]));
         }
         Op::Unary(function, a) => {
             let mut slope = [0.0; W];

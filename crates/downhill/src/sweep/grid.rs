@@ -241,6 +241,32 @@ impl Grid {
         (x0, eta)
     }
 
+    /// Writes the start point of the cell with the axis indices `index`
+    /// ([`Grid::indices`]) into `x0` and returns its learning rate: as
+    /// [`Grid::cell_into`] for that cell.
+    pub(crate) fn cell_at(&self, index: &[usize], x0: &mut [f64]) -> Option<f64> {
+        for ((x, a), &i) in x0.iter_mut().zip(&self.x0).zip(index) {
+            *x = a.value(i);
+        }
+        self.eta.map(|a| a.value(index[self.x0.len()]))
+    }
+
+    /// Steps the axis indices `index` ([`Grid::indices`]) to those of the
+    /// next cell (the last axis fastest); past the last cell they wrap to 0.
+    pub(crate) fn next_index(&self, index: &mut [usize]) {
+        for k in (0..index.len()).rev() {
+            let count = match self.x0.get(k) {
+                Some(a) => a.count,
+                None => self.eta.map_or(1, |a| a.count),
+            };
+            index[k] += 1;
+            if index[k] < count {
+                return;
+            }
+            index[k] = 0;
+        }
+    }
+
     /// Writes the start point of `cell` into `x0` and returns its learning rate.
     pub(crate) fn cell_into(&self, cell: usize, x0: &mut [f64]) -> Option<f64> {
         let mut rest = cell;
@@ -267,6 +293,30 @@ mod tests {
         assert_eq!(a.value(0), 0.01);
         assert_eq!(a.value(999), 3.0);
         assert!((a.value(500) - (0.01 + 500.0 * 2.99 / 999.0)).abs() < 1e-15);
+    }
+
+    /// Counting the indices up cell by cell gives every cell's indices,
+    /// start point and learning rate, as computed from the cell number.
+    #[test]
+    fn next_index_walks_the_cells_in_order() {
+        let g = Grid::new(
+            vec![
+                Axis::parse("-1:1:3").unwrap(),
+                Axis::parse("0:2:4").unwrap(),
+            ],
+            Some(Axis::parse("0.01:3:5").unwrap()),
+        )
+        .unwrap();
+        let mut index = g.indices(0);
+        let (mut a, mut b) = (vec![0.0; 2], vec![0.0; 2]);
+        for cell in 0..g.len() {
+            assert_eq!(index, g.indices(cell), "cell {cell}");
+            let eta = g.cell_at(&index, &mut a);
+            assert_eq!(eta, g.cell_into(cell, &mut b), "cell {cell}");
+            assert_eq!(a, b, "cell {cell}");
+            g.next_index(&mut index);
+        }
+        assert_eq!(index, vec![0, 0, 0]);
     }
 
     #[test]

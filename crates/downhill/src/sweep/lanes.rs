@@ -4,8 +4,10 @@
 //! The batch is a structure of arrays: coordinate `i` of all lanes is one
 //! `[f64; BLOCK]`, so every lane does `x ← x − η ∇f(x)` with its own `η`
 //! in the same instruction stream, and the formula is evaluated for all
-//! lanes in one pass ([`Formula::value_gradient_block`]), inlined into the
-//! step loop and compiled for the CPU's SIMD instruction set.
+//! lanes in one pass ([`Formula::value_gradient_block`]). The step loop and
+//! the evaluation are both compiled for the CPU's SIMD instruction set
+//! (chosen at run time); the step loop also once each for one, two and any
+//! number of coordinates.
 //!
 //! Each lane keeps the driver's rules ([`crate::driver::run`]), tested at
 //! every step: the gradient test before a step, divergence when the new
@@ -129,6 +131,10 @@ pub(crate) struct Batch {
     velocity: Vec<Lanes>,
     candidate: Vec<Lanes>,
     candidate_grad: Vec<Lanes>,
+    /// `f` at `x` and at `candidate`: boxed, so that accepting a step swaps
+    /// two pointers instead of copying 1 KiB.
+    value: Box<Lanes>,
+    candidate_value: Box<Lanes>,
     /// The lanes' `η` and divergence bound. On the heap, not in locals:
     /// LLVM would keep the invariant locals in scalar registers across the
     /// step loop and no longer vectorize the lane loops that read them.
@@ -140,12 +146,18 @@ pub(crate) struct Batch {
 /// compare gives, so that tests and selections stay vector operations).
 type Mask = [u64; BLOCK];
 
+/// All ones if `test`, else 0.
+#[inline(always)]
+fn bits(test: bool) -> u64 {
+    u64::from(test).wrapping_neg()
+}
+
 /// The mask of `test` per lane.
 #[inline(always)]
 fn mask(test: impl Fn(usize) -> bool) -> Mask {
     let mut m = [0; BLOCK];
-    for (l, bits) in m.iter_mut().enumerate() {
-        *bits = u64::from(test(l)).wrapping_neg();
+    for (l, b) in m.iter_mut().enumerate() {
+        *b = bits(test(l));
     }
     m
 }
@@ -153,49 +165,15 @@ fn mask(test: impl Fn(usize) -> bool) -> Mask {
 /// Whether some lane of `m` is set.
 #[inline(always)]
 fn any(m: &Mask) -> bool {
-    m.iter().fold(0, |acc, &bits| acc | bits) != 0
+    m.iter().fold(0, |acc, &b| acc | b) != 0
 }
 
-/// Whether every lane of `m` is set.
-#[inline(always)]
-fn all(m: &Mask) -> bool {
-    m.iter().fold(u64::MAX, |acc, &bits| acc & bits) == u64::MAX
-}
-
-/// Clears the lanes of `m` where `test` fails, in place (masks are 1 KiB:
-/// no copies in the step loop).
+/// Clears the lanes of `m` where `test` fails, in place.
 #[inline(always)]
 fn keep_if(m: &mut Mask, test: impl Fn(usize) -> bool) {
-    for (l, bits) in m.iter_mut().enumerate() {
-        *bits &= u64::from(test(l)).wrapping_neg();
+    for (l, b) in m.iter_mut().enumerate() {
+        *b &= bits(test(l));
     }
-}
-
-/// Whether some lane is set in `a` but not in `b`.
-#[inline(always)]
-fn any_lost(a: &Mask, b: &Mask) -> bool {
-    (0..BLOCK).fold(0, |acc, l| acc | (a[l] & !b[l])) != 0
-}
-
-/// `into[l] = from[l]` where `m[l]` is set (a bitwise blend).
-#[inline(always)]
-fn select_into(into: &mut Lanes, from: &Lanes, m: &Mask) {
-    let old = *into;
-    lanewise(into, |l| blend(m[l], from[l], old[l]));
-}
-
-// The lane loops below compute into a local array and store it whole: LLVM
-// does not know that the batch's vectors do not overlap, and would not
-// vectorize a loop that stores lane by lane.
-
-/// `out = [f(0), f(1), …]`.
-#[inline(always)]
-fn lanewise(out: &mut Lanes, f: impl Fn(usize) -> f64) {
-    let mut result = [0.0; BLOCK];
-    for (l, r) in result.iter_mut().enumerate() {
-        *r = f(l);
-    }
-    *out = result;
 }
 
 /// `a` where `m` is set, else `b`.
@@ -204,34 +182,31 @@ fn blend(m: u64, a: f64, b: f64) -> f64 {
     f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
 }
 
-/// `c = x − η g` per lane.
-#[inline(always)]
-fn gd_step(c: &mut Lanes, x: &Lanes, g: &Lanes, eta: &Lanes) {
-    lanewise(c, |l| x[l] - eta[l] * g[l]);
-}
+// The lane loops below store in place into an array passed as a parameter
+// of its own (`noalias` for LLVM), so they vectorize although LLVM cannot
+// tell the batch's arrays apart otherwise. They neither compute a whole
+// batch into a local array and assign it (a `memcpy` call per 1 KiB array,
+// about a tenth of the sweep's time), nor go a vector at a time in loops
+// over chunks (LLVM vectorized those across chunks, with gathers).
 
-/// `c = x − η (β v + g)` per lane.
+/// `into[l] = from[l]` where `m[l]` is set (a bitwise blend).
 #[inline(always)]
-fn momentum_step(c: &mut Lanes, x: &Lanes, g: &Lanes, v: &Lanes, eta: &Lanes, beta: f64) {
-    lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
+fn select_into(into: &mut Lanes, from: &Lanes, m: &Mask) {
+    for (l, v) in into.iter_mut().enumerate() {
+        *v = blend(m[l], from[l], *v);
+    }
 }
 
 /// `v = β v + g` per lane where `m` is set.
 #[inline(always)]
 fn momentum_velocity(v: &mut Lanes, g: &Lanes, beta: f64, m: &Mask) {
-    let old = *v;
-    lanewise(v, |l| blend(m[l], beta * old[l] + g[l], old[l]));
+    for (l, v) in v.iter_mut().enumerate() {
+        *v = blend(m[l], beta * *v + g[l], *v);
+    }
 }
 
-/// `c` where `m` is set, else `x`, into `c`.
-#[inline(always)]
-fn keep_where(c: &mut Lanes, x: &Lanes, m: &Mask) {
-    let new = *c;
-    lanewise(c, |l| blend(m[l], new[l], x[l]));
-}
-
-/// Clears the lanes of `ok` where `f` or some component of `∇f` are finite (`|v| < ∞`
-/// is false for NaN too).
+/// Clears the lanes of `ok` where `f` or some component of `∇f` is not
+/// finite (`|v| < ∞` is false for NaN too).
 #[inline(always)]
 fn keep_finite(ok: &mut Mask, value: &Lanes, grad: &[Lanes]) {
     keep_if(ok, |l| value[l].abs() < f64::INFINITY);
@@ -252,6 +227,160 @@ fn norms(grad: &[Lanes]) -> Lanes {
     sum.map(f64::sqrt)
 }
 
+/// `out[l] = f(l)` for every lane, in place (see [`crate::formula`]'s
+/// `vmath::lanewise`: `out` a parameter of its own, so LLVM vectorizes).
+#[inline(always)]
+fn lanewise(out: &mut Lanes, f: impl Fn(usize) -> f64) {
+    for (l, o) in out.iter_mut().enumerate() {
+        *o = f(l);
+    }
+}
+
+/// `c` where `m` is set, else `x`, into `c`.
+#[inline(always)]
+fn keep_where(c: &mut Lanes, x: &Lanes, m: &Mask) {
+    for (l, c) in c.iter_mut().enumerate() {
+        *c = blend(m[l], *c, x[l]);
+    }
+}
+
+/// The candidates of one step in any dimension: `candidate = x − η ∇f`
+/// (gradient descent) or `x − η (β v + ∇f)` (momentum) where the lane is
+/// running and every coordinate satisfies `|c| ≤ bound` (false for NaN and
+/// ±∞), else the last good iterate `x`; `inside` gets the mask of the lanes
+/// whose candidate was kept.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn advance(
+    rule: FastRule,
+    candidate: &mut [Lanes],
+    x: &[Lanes],
+    grad: &[Lanes],
+    velocity: &[Lanes],
+    eta: &Lanes,
+    bound: &Lanes,
+    live: &Mask,
+    inside: &mut Mask,
+) {
+    match rule {
+        FastRule::GradientDescent => {
+            for ((c, x), g) in candidate.iter_mut().zip(x).zip(grad) {
+                lanewise(c, |l| x[l] - eta[l] * g[l]);
+            }
+        }
+        FastRule::Momentum { beta } => {
+            for (((c, x), g), v) in candidate.iter_mut().zip(x).zip(grad).zip(velocity) {
+                lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
+            }
+        }
+    }
+    // Running lanes whose new iterate is within the bound (`|c| ≤
+    // bound` is false for NaN and ±∞); the others evaluate their
+    // last good iterate (discarded).
+    for (i, c) in candidate.iter().enumerate() {
+        if i == 0 {
+            for l in 0..BLOCK {
+                inside[l] = live[l] & bits(c[l].abs() <= bound[l]);
+            }
+        } else {
+            for l in 0..BLOCK {
+                inside[l] &= bits(c[l].abs() <= bound[l]);
+            }
+        }
+    }
+    for (c, x) in candidate.iter_mut().zip(x) {
+        keep_where(c, x, inside);
+    }
+}
+
+/// [`advance`] for one coordinate, in one pass; `step(l)` is the update of
+/// lane `l`.
+#[inline(always)]
+fn advance_1d(
+    c: &mut Lanes,
+    x: &Lanes,
+    bound: &Lanes,
+    live: &Mask,
+    inside: &mut Mask,
+    step: impl Fn(usize) -> f64,
+) {
+    for l in 0..BLOCK {
+        let new = step(l);
+        let ok = live[l] & bits(new.abs() <= bound[l]);
+        c[l] = blend(ok, new, x[l]);
+        inside[l] = ok;
+    }
+}
+
+/// Instruction-set levels of the step loop, as [`Simd`].
+const PORTABLE: u8 = 0;
+const AVX2: u8 = 1;
+const AVX512: u8 = 2;
+
+/// `f` and `∇f` of a batch through a function compiled for `LEVEL` (not
+/// inlined: one call per step of 128 lanes costs nothing, and the step loop,
+/// compiled once per dimension class, then does not carry a copy of the
+/// whole evaluator each time). `LEVEL` is [`AVX2`] or [`AVX512`] only in
+/// code reached after [`Simd::detected`] found those features.
+#[inline(always)]
+fn value_gradient<G: BlockGradient, const LEVEL: u8>(
+    objective: &G,
+    x: &[Lanes],
+    value: &mut Lanes,
+    grad: &mut [Lanes],
+    scratch: &mut Vec<f64>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if LEVEL == AVX512 {
+            // SAFETY: see above.
+            return unsafe { value_gradient_avx512(objective, x, value, grad, scratch) };
+        }
+        if LEVEL == AVX2 {
+            // SAFETY: see above.
+            return unsafe { value_gradient_avx2(objective, x, value, grad, scratch) };
+        }
+    }
+    value_gradient_portable(objective, x, value, grad, scratch);
+}
+
+#[inline(never)]
+fn value_gradient_portable<G: BlockGradient>(
+    objective: &G,
+    x: &[Lanes],
+    value: &mut Lanes,
+    grad: &mut [Lanes],
+    scratch: &mut Vec<f64>,
+) {
+    objective.value_gradient_block::<false>(x, value, grad, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+#[inline(never)]
+unsafe fn value_gradient_avx512<G: BlockGradient>(
+    objective: &G,
+    x: &[Lanes],
+    value: &mut Lanes,
+    grad: &mut [Lanes],
+    scratch: &mut Vec<f64>,
+) {
+    objective.value_gradient_block::<true>(x, value, grad, scratch);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn value_gradient_avx2<G: BlockGradient>(
+    objective: &G,
+    x: &[Lanes],
+    value: &mut Lanes,
+    grad: &mut [Lanes],
+    scratch: &mut Vec<f64>,
+) {
+    objective.value_gradient_block::<true>(x, value, grad, scratch);
+}
+
 impl Batch {
     pub fn new(dim: usize) -> Batch {
         let lanes = || vec![[0.0; BLOCK]; dim];
@@ -261,6 +390,8 @@ impl Batch {
             velocity: lanes(),
             candidate: lanes(),
             candidate_grad: lanes(),
+            value: Box::new([0.0; BLOCK]),
+            candidate_value: Box::new([0.0; BLOCK]),
             eta_bound: vec![[0.0; BLOCK]; 2],
             scratch: Vec::new(),
         }
@@ -291,14 +422,17 @@ impl Batch {
     /// [`run`](Self::run) compiled for at most `simd` (for tests of every
     /// path); a level the CPU lacks falls back to the best it has.
     ///
-    /// A step is branch-free over the lanes: the update, one vector test of
-    /// all lanes for divergence (`|x| ≤ bound` is false for NaN and ±∞ too)
-    /// and for a finite `f` and `∇f`, then the new iterate blended in where
-    /// the lane goes on. Lanes are handled one by one only in the step
-    /// where some of them stop. No fused multiply-add is formed in the
-    /// update, so the arithmetic of a step is the same on each instruction
-    /// set (the formula's `sin`, `cos`, `exp`, `ln` may differ in the last
-    /// bits).
+    /// A step is branch-free over the lanes: the update with the
+    /// divergence test (`|x| ≤ bound` is false for NaN and ±∞ too) and the
+    /// last good iterate blended in where it fails (one pass over the batch
+    /// for one coordinate), the evaluation, then one pass that tests for a
+    /// finite `f` and `∇f` and records a rise of `f` and the lanes that
+    /// stop. When every lane goes on, the new iterate replaces the old by
+    /// swapping buffers, else it is blended in where the lane goes on.
+    /// Lanes are handled one by one only in a step where some of them stop.
+    /// No fused multiply-add is formed in the update, so the arithmetic of a
+    /// step is the same on each instruction set (the formula's `sin`, `cos`,
+    /// `exp`, `ln` may differ in the last bits).
     #[allow(clippy::too_many_arguments)]
     pub fn run_with<G: BlockGradient>(
         &mut self,
@@ -319,7 +453,7 @@ impl Batch {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Simd::Avx2 => unsafe { self.run_avx2(objective, rule, steps, grad_tol, input, out) },
-            _ => self.run_any::<G, false>(objective, rule, steps, grad_tol, input, out),
+            _ => self.run_any::<G, PORTABLE>(objective, rule, steps, grad_tol, input, out),
         }
     }
 
@@ -334,7 +468,7 @@ impl Batch {
         input: &LaneInputs<'_>,
         out: LaneResults<'_>,
     ) {
-        self.run_any::<G, true>(objective, rule, steps, grad_tol, input, out);
+        self.run_any::<G, AVX512>(objective, rule, steps, grad_tol, input, out);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -348,11 +482,16 @@ impl Batch {
         input: &LaneInputs<'_>,
         out: LaneResults<'_>,
     ) {
-        self.run_any::<G, true>(objective, rule, steps, grad_tol, input, out);
+        self.run_any::<G, AVX2>(objective, rule, steps, grad_tol, input, out);
     }
 
+    /// The step loop at `LEVEL`, compiled separately for one, two and any
+    /// number of coordinates: with the dimension a constant the loops over
+    /// coordinates vanish, where LLVM would otherwise vectorize across
+    /// coordinates (gathers from every coordinate's array) instead of
+    /// across lanes.
     #[inline(always)]
-    fn run_any<G: BlockGradient, const FMA: bool>(
+    fn run_any<G: BlockGradient, const LEVEL: u8>(
         &mut self,
         objective: &G,
         rule: FastRule,
@@ -361,26 +500,50 @@ impl Batch {
         input: &LaneInputs<'_>,
         out: LaneResults<'_>,
     ) {
-        let dim = self.x.len();
-        let mut value = [0.0; BLOCK];
-        let mut candidate_value = [0.0; BLOCK];
-        self.x.copy_from_slice(input.x0);
-        self.eta_bound[0] = input.eta;
-        self.eta_bound[1] = input.bound;
-        self.velocity.fill([0.0; BLOCK]);
-        objective.value_gradient_block::<FMA>(
-            &self.x,
-            &mut value,
-            &mut self.grad,
-            &mut self.scratch,
-        );
+        match self.x.len() {
+            1 => self.run_dim::<G, LEVEL, 1>(objective, rule, steps, grad_tol, input, out),
+            2 => self.run_dim::<G, LEVEL, 2>(objective, rule, steps, grad_tol, input, out),
+            _ => self.run_dim::<G, LEVEL, 0>(objective, rule, steps, grad_tol, input, out),
+        }
+    }
+
+    /// The step loop for `D` coordinates (0: any number).
+    #[inline(always)]
+    fn run_dim<G: BlockGradient, const LEVEL: u8, const D: usize>(
+        &mut self,
+        objective: &G,
+        rule: FastRule,
+        steps: usize,
+        grad_tol: f64,
+        input: &LaneInputs<'_>,
+        out: LaneResults<'_>,
+    ) {
+        let Batch {
+            x,
+            grad,
+            velocity,
+            candidate,
+            candidate_grad,
+            value,
+            candidate_value,
+            eta_bound,
+            scratch,
+        } = self;
+        let dim = if D == 0 { x.len() } else { D };
+        debug_assert_eq!(dim, x.len());
+        x.copy_from_slice(input.x0);
+        eta_bound[0] = input.eta;
+        eta_bound[1] = input.bound;
+        velocity.fill([0.0; BLOCK]);
+        value_gradient::<G, LEVEL>(objective, x, value, grad, scratch);
 
         // The lanes still running, and those some step of which did not
         // decrease f. Once a lane stops: its outcome and the steps it
         // accepted. Lanes past `used` are stopped from the start.
         let mut live = mask(|l| l < input.used);
-        keep_finite(&mut live, &value, &self.grad);
+        keep_finite(&mut live, value, &grad[..dim]);
         let mut rose: Mask = [0; BLOCK];
+        let mut inside: Mask = [0; BLOCK];
         let mut outcome = [Outcome::Limit; BLOCK];
         let mut accepted = [0u32; BLOCK];
         for (lane, o) in outcome.iter_mut().enumerate().take(input.used) {
@@ -388,121 +551,147 @@ impl Batch {
                 *o = Outcome::Failed;
             }
         }
-        // Records the lanes of `stopped` as stopped with `how` after `k` steps.
-        let mut stop = |stopped: &Mask, how: Outcome, k: usize| {
-            for lane in 0..BLOCK {
-                if stopped[lane] != 0 {
-                    outcome[lane] = how;
-                    accepted[lane] = k as u32;
-                }
-            }
-        };
+        let mut running = any(&live);
 
         let mut k = 0usize;
         loop {
             // The gradient test, before the step (as the driver does).
-            if grad_tol > 0.0 {
-                let norms = norms(&self.grad);
-                let mut converged = live;
-                keep_if(&mut converged, |l| norms[l] <= grad_tol);
-                if any(&converged) {
-                    stop(&converged, Outcome::Converged, k);
-                    keep_if(&mut live, |l| converged[l] == 0);
+            if grad_tol > 0.0 && running {
+                let norms = norms(&grad[..dim]);
+                for lane in 0..BLOCK {
+                    if live[lane] != 0 && norms[lane] <= grad_tol {
+                        outcome[lane] = Outcome::Converged;
+                        accepted[lane] = k as u32;
+                        live[lane] = 0;
+                    }
                 }
+                running = any(&live);
             }
-            if !any(&live) {
+            if !running {
                 break;
             }
             if k >= steps {
-                stop(&live, Outcome::Limit, k);
+                for lane in 0..BLOCK {
+                    if live[lane] != 0 {
+                        outcome[lane] = Outcome::Limit;
+                        accepted[lane] = k as u32;
+                    }
+                }
                 break;
             }
 
-            // The step, for every lane.
-            let [eta, bound] = &self.eta_bound[..] else {
+            // The step, for every lane; lanes that stopped or leave the
+            // bound evaluate their last good iterate (discarded).
+            let [eta, bound] = &eta_bound[..] else {
                 unreachable!("two rows")
             };
-            match rule {
-                FastRule::GradientDescent => {
-                    for ((c, x), g) in self.candidate.iter_mut().zip(&self.x).zip(&self.grad) {
-                        gd_step(c, x, g, eta);
+            if D == 1 {
+                // One coordinate: the update, the bound test and the blend
+                // in one pass.
+                let (c, x) = (&mut candidate[0], &x[0]);
+                match rule {
+                    FastRule::GradientDescent => {
+                        let g = &grad[0];
+                        advance_1d(c, x, bound, &live, &mut inside, |l| x[l] - eta[l] * g[l]);
+                    }
+                    FastRule::Momentum { beta } => {
+                        let (g, v) = (&grad[0], &velocity[0]);
+                        advance_1d(c, x, bound, &live, &mut inside, |l| {
+                            x[l] - eta[l] * (beta * v[l] + g[l])
+                        });
                     }
                 }
-                FastRule::Momentum { beta } => {
-                    for (((c, x), g), v) in self
-                        .candidate
-                        .iter_mut()
-                        .zip(&self.x)
-                        .zip(&self.grad)
-                        .zip(&self.velocity)
-                    {
-                        momentum_step(c, x, g, v, eta, beta);
-                    }
-                }
+            } else {
+                advance(
+                    rule,
+                    &mut candidate[..dim],
+                    &x[..dim],
+                    &grad[..dim],
+                    &velocity[..dim],
+                    eta,
+                    bound,
+                    &live,
+                    &mut inside,
+                );
             }
-            // Running lanes whose new iterate is finite and within the bound.
-            let mut inside = live;
-            for c in &self.candidate {
-                keep_if(&mut inside, |l| c[l].abs() <= bound[l]);
-            }
-            // The others evaluate their last good iterate (discarded).
-            for (c, x) in self.candidate.iter_mut().zip(&self.x) {
-                keep_where(c, x, &inside);
-            }
-            objective.value_gradient_block::<FMA>(
-                &self.candidate,
-                &mut candidate_value,
-                &mut self.candidate_grad,
-                &mut self.scratch,
+            value_gradient::<G, LEVEL>(
+                objective,
+                candidate,
+                candidate_value,
+                candidate_grad,
+                scratch,
             );
-            let mut accept = inside;
-            keep_finite(&mut accept, &candidate_value, &self.candidate_grad);
-            if any_lost(&live, &accept) {
-                let diverged = mask(|l| live[l] & !accept[l] != 0);
-                stop(&diverged, Outcome::Diverged, k);
+
+            // Accept the lanes inside with a finite f and ∇f (`|v| < ∞` is
+            // false for NaN too); the running lanes not accepted diverged
+            // at this step. One pass: `live` becomes the accepted lanes,
+            // `inside` those that just stopped.
+            if D != 1 {
+                for g in &candidate_grad[..dim] {
+                    for l in 0..BLOCK {
+                        inside[l] &= bits(g[l].abs() < f64::INFINITY);
+                    }
+                }
             }
-            live = accept;
+            let (mut lost, mut every, mut some) = (0, u64::MAX, 0);
+            for l in 0..BLOCK {
+                let mut accept = inside[l] & bits(candidate_value[l].abs() < f64::INFINITY);
+                if D == 1 {
+                    // (the other dimensions tested their gradient above)
+                    accept &= bits(candidate_grad[0][l].abs() < f64::INFINITY);
+                }
+                let gone = live[l] & !accept;
+                rose[l] |= bits(candidate_value[l] >= value[l]) & accept;
+                lost |= gone;
+                every &= accept;
+                some |= accept;
+                inside[l] = gone;
+                live[l] = accept;
+            }
+            if lost != 0 {
+                for lane in 0..BLOCK {
+                    if inside[lane] != 0 {
+                        outcome[lane] = Outcome::Diverged;
+                        accepted[lane] = k as u32;
+                    }
+                }
+            }
+            running = some != 0;
 
             // Commit the lanes that go on: the whole batch as a rule.
-            for l in 0..BLOCK {
-                let up = u64::from(candidate_value[l] >= value[l]).wrapping_neg();
-                rose[l] |= up & accept[l];
+            if let FastRule::Momentum { beta } = rule {
+                for (v, g) in velocity[..dim].iter_mut().zip(&grad[..dim]) {
+                    momentum_velocity(v, g, beta, &live);
+                }
             }
-            if all(&accept) {
-                if let FastRule::Momentum { beta } = rule {
-                    for (v, g) in self.velocity.iter_mut().zip(&self.grad) {
-                        momentum_velocity(v, g, beta, &accept);
-                    }
-                }
-                std::mem::swap(&mut self.x, &mut self.candidate);
-                std::mem::swap(&mut self.grad, &mut self.candidate_grad);
-                value = candidate_value;
+            if every == u64::MAX {
+                std::mem::swap(x, candidate);
+                std::mem::swap(grad, candidate_grad);
+                std::mem::swap(value, candidate_value);
             } else {
-                if let FastRule::Momentum { beta } = rule {
-                    for (v, g) in self.velocity.iter_mut().zip(&self.grad) {
-                        momentum_velocity(v, g, beta, &accept);
-                    }
+                for (x, c) in x[..dim].iter_mut().zip(&candidate[..dim]) {
+                    select_into(x, c, &live);
                 }
-                for (x, c) in self.x.iter_mut().zip(&self.candidate) {
-                    select_into(x, c, &accept);
+                for (g, c) in grad[..dim].iter_mut().zip(&candidate_grad[..dim]) {
+                    select_into(g, c, &live);
                 }
-                for (g, c) in self.grad.iter_mut().zip(&self.candidate_grad) {
-                    select_into(g, c, &accept);
-                }
-                select_into(&mut value, &candidate_value, &accept);
+                select_into(value, candidate_value, &live);
             }
             k += 1;
         }
 
-        let norms = norms(&self.grad);
+        let norms = norms(&grad[..dim]);
         for lane in 0..input.used {
             out.outcome[lane] = outcome[lane];
             out.iterations[lane] = accepted[lane];
             out.f[lane] = value[lane];
             out.grad_norm[lane] = norms[lane];
             out.rose[lane] = rose[lane] != 0;
-            for i in 0..dim {
-                out.x[lane * dim + i] = self.x[i][lane];
+            for (o, xi) in out.x[lane * dim..(lane + 1) * dim]
+                .iter_mut()
+                .zip(&x[..dim])
+            {
+                *o = xi[lane];
             }
         }
     }
@@ -554,39 +743,60 @@ mod tests {
         }
     }
 
-    /// On a formula of `+ − × ÷` (where the SIMD evaluation is exact),
+    /// On formulas of `+ − × ÷` (where the SIMD evaluation is exact),
     /// every instruction set gives exactly the scalar evaluator's runs, lane
     /// by lane, also in partial batches, with lanes converging, reaching the
     /// limit, diverging (by the bound and by a non-finite `f`) and failing
-    /// at the start, for gradient descent and momentum.
+    /// at the start, for gradient descent and momentum; in one, two and
+    /// three dimensions (the step loop is compiled separately for one, two
+    /// and any number of coordinates).
     #[test]
     fn every_level_runs_the_scalar_lanes_exactly() {
-        let formula = Formula::parse("x^2 + 3*y^2 + x*y/4 + 1/x").unwrap();
-        let x0 = vec![
-            std::array::from_fn(|l| {
-                if l % 19 == 5 {
-                    0.0
-                } else {
-                    -3.0 + 0.07 * l as f64
-                }
-            }),
-            std::array::from_fn(|l| 1.0 + 0.01 * l as f64),
+        let first: Lanes = std::array::from_fn(|l| {
+            if l % 19 == 5 {
+                0.0
+            } else {
+                -3.0 + 0.07 * l as f64
+            }
+        });
+        let second: Lanes = std::array::from_fn(|l| 1.0 + 0.01 * l as f64);
+        let third: Lanes = std::array::from_fn(|l| -0.5 + 0.013 * l as f64);
+        let cases = [
+            ("x^2 + 1/x", vec!["x"]),
+            ("x^2 + 3*y^2 + x*y/4 + 1/x", vec!["x", "y"]),
+            (
+                "x^2 + 3*y^2 + z^2/2 + x*y/4 - y*z/8 + 1/x",
+                vec!["x", "y", "z"],
+            ),
         ];
+        for (source, variables) in cases {
+            let formula = Formula::parse_with_vars(source, &variables).unwrap();
+            let x0 = [first, second, third][..variables.len()].to_vec();
+            check_every_level(&formula, &x0);
+        }
+    }
+
+    fn check_every_level(formula: &Formula, x0: &[Lanes]) {
         let eta = std::array::from_fn(|l| 0.002 + 0.0027 * l as f64);
         let mut seen = std::collections::BTreeSet::new();
         for used in [1, 77, BLOCK] {
             let input = LaneInputs {
-                x0: &x0,
+                x0,
                 eta,
                 bound: [1e3; BLOCK],
                 used,
             };
             for rule in [FastRule::GradientDescent, FastRule::Momentum { beta: 0.5 }] {
-                let exact = run(Simd::Portable, &ScalarLanes(&formula), rule, &input);
+                let exact = run(Simd::Portable, &ScalarLanes(formula), rule, &input);
                 seen.extend(exact.outcome.iter().copied());
                 for simd in [Simd::Portable, Simd::Avx2, Simd::Avx512] {
-                    let lanes = run(simd, &formula, rule, &input);
-                    assert_eq!(lanes, exact, "{simd:?}, {rule:?}, {used} lanes");
+                    let lanes = run(simd, formula, rule, &input);
+                    assert_eq!(
+                        lanes,
+                        exact,
+                        "{}: {simd:?}, {rule:?}, {used} lanes",
+                        formula.source()
+                    );
                 }
             }
         }
@@ -596,7 +806,11 @@ mod tests {
             Outcome::Diverged,
             Outcome::Failed,
         ] {
-            assert!(seen.contains(&outcome), "no lane {outcome:?}");
+            assert!(
+                seen.contains(&outcome),
+                "{}: no lane {outcome:?}",
+                formula.source()
+            );
         }
     }
 }

@@ -718,15 +718,25 @@ fn run_lanes(spec: &SweepSpec, rule: FastRule, first: usize, out: LaneResults<'_
         let used = BLOCK.min(cells - start);
         let mut eta = [0.0; BLOCK];
         let mut bound = [0.0; BLOCK];
+        // The cells of the batch in order: their axis indices are counted
+        // up like an odometer rather than divided out of the cell number
+        // per lane (two integer divisions per axis, a noticeable part of a
+        // batch of cheap steps).
+        let mut index = spec.grid.indices(first + start);
         for lane in 0..BLOCK {
-            // Lanes past the end repeat the first cell of the batch.
-            let cell = first + start + if lane < used { lane } else { 0 };
-            eta[lane] = spec.grid.cell_into(cell, &mut point).unwrap_or(default_eta);
+            if lane == used {
+                // Lanes past the end repeat the first cell of the batch.
+                index = spec.grid.indices(first + start);
+            }
+            eta[lane] = spec.grid.cell_at(&index, &mut point).unwrap_or(default_eta);
             bound[lane] = spec
                 .bound
                 .unwrap_or_else(|| 1e10 * point.iter().fold(1.0_f64, |m, v| m.max(v.abs())));
             for (lanes, v) in x0.iter_mut().zip(&point) {
                 lanes[lane] = *v;
+            }
+            if lane + 1 < used {
+                spec.grid.next_index(&mut index);
             }
         }
         let input = LaneInputs {
