@@ -216,6 +216,61 @@ impl LineFunction for Ray<'_, '_> {
     }
 }
 
+/// [`Ray`] for a dimension `N` known at compile time (the methods' small-n
+/// path): the same `φ(t) = f(x + t d)`, `φ′(t) = ∇f(x + t d) · d`, the same
+/// arithmetic in the same order and the same counted evaluations, with the
+/// point and the gradient in stack arrays, so the vector loops unroll and no
+/// buffer is carried between steps. It keeps no last gradient.
+pub(crate) struct FixedRay<'a, 'o, const N: usize> {
+    problem: &'a Problem<'o>,
+    origin: &'a [f64; N],
+    direction: &'a [f64; N],
+}
+
+impl<'a, 'o, const N: usize> FixedRay<'a, 'o, N> {
+    /// The ray through `x` along `d`; `None` unless both have `N`
+    /// components and `N == problem.dim()`.
+    #[inline(always)]
+    pub(crate) fn new(problem: &'a Problem<'o>, x: &'a [f64], d: &'a [f64]) -> Option<Self> {
+        if problem.dim() != N {
+            return None;
+        }
+        Some(FixedRay {
+            problem,
+            origin: x.try_into().ok()?,
+            direction: d.try_into().ok()?,
+        })
+    }
+
+    /// `x + t d`.
+    #[inline(always)]
+    fn point(&self, t: f64) -> [f64; N] {
+        let mut point = [0.0; N];
+        for ((p, x), d) in point.iter_mut().zip(self.origin).zip(self.direction) {
+            *p = x + t * d;
+        }
+        point
+    }
+}
+
+impl<const N: usize> LineFunction for FixedRay<'_, '_, N> {
+    fn value(&mut self, t: f64) -> f64 {
+        self.problem.value(&self.point(t))
+    }
+
+    fn value_derivative(&mut self, t: f64) -> (f64, f64) {
+        let point = self.point(t);
+        let mut gradient = [0.0; N];
+        let value = self.problem.value_gradient(&point, &mut gradient);
+        let slope = gradient
+            .iter()
+            .zip(self.direction)
+            .map(|(g, d)| g * d)
+            .sum();
+        (value, slope)
+    }
+}
+
 /// The outcome of a successful search.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LineSearchResult {
@@ -311,6 +366,70 @@ fn failure(evaluations: usize, any_finite: bool) -> LineSearchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objective::Manual;
+
+    /// `f(x) = Σ (i + 1) xᵢ³ + x₀ xₙ₋₁` in `n` variables (no Hessian needed).
+    fn cubic(n: usize) -> impl crate::objective::Objective {
+        Manual::new(
+            n,
+            |x: &[f64]| {
+                let sum: f64 = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (i + 1) as f64 * v * v * v)
+                    .sum();
+                sum + x[0] * x[x.len() - 1]
+            },
+            |x: &[f64], g: &mut [f64]| {
+                for (i, (g, v)) in g.iter_mut().zip(x).enumerate() {
+                    *g = 3.0 * (i + 1) as f64 * v * v;
+                }
+                let last = x.len() - 1;
+                g[0] += x[last];
+                g[last] += x[0];
+            },
+            |_: &[f64], _: &mut [f64]| {},
+        )
+    }
+
+    fn fixed_matches_ray<const N: usize>() {
+        let objective = cubic(N);
+        let x: Vec<f64> = (0..N).map(|i| 0.3 - 0.7 * i as f64).collect();
+        let d: Vec<f64> = (0..N).map(|i| 1.1 + 0.45 * i as f64).collect();
+        let (by_ray, by_fixed) = (Problem::new(&objective), Problem::new(&objective));
+        let mut ray = Ray::new(&by_ray, &x, &d);
+        let mut fixed = FixedRay::<N>::new(&by_fixed, &x, &d).expect("N components");
+        for t in [0.0, 1e-3, 0.37, 1.0, 2.5] {
+            let (a, b) = (ray.value_derivative(t), fixed.value_derivative(t));
+            assert_eq!(
+                (a.0.to_bits(), a.1.to_bits()),
+                (b.0.to_bits(), b.1.to_bits())
+            );
+            assert_eq!(ray.value(t).to_bits(), fixed.value(t).to_bits());
+        }
+        assert_eq!(by_ray.evaluations(), by_fixed.evaluations());
+        assert_eq!(by_fixed.evaluations().grad, 5);
+        assert_eq!(by_fixed.evaluations().f, 10);
+    }
+
+    #[test]
+    fn fixed_ray_computes_and_counts_as_ray() {
+        fixed_matches_ray::<1>();
+        fixed_matches_ray::<2>();
+        fixed_matches_ray::<3>();
+        fixed_matches_ray::<4>();
+    }
+
+    #[test]
+    fn fixed_ray_needs_the_problems_dimension() {
+        let objective = cubic(3);
+        let problem = Problem::new(&objective);
+        let (x, d) = ([1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]);
+        assert!(FixedRay::<3>::new(&problem, &x, &d).is_some());
+        assert!(FixedRay::<2>::new(&problem, &x[..2], &d[..2]).is_none());
+        assert!(FixedRay::<3>::new(&problem, &x, &d[..2]).is_none());
+        assert!(FixedRay::<3>::new(&problem, &x[..2], &d).is_none());
+    }
 
     #[test]
     fn start_checks() {

@@ -12,8 +12,8 @@
 
 use super::{State, StepFailure, StepInfo};
 use crate::line_search::{
-    Armijo, Exact, Golden, LineSearch, LineSearchError, LineSearchResult, MoreThuente, Ray,
-    RayBuffers,
+    Armijo, Exact, FixedRay, Golden, LineFunction, LineSearch, LineSearchError, LineSearchResult,
+    MoreThuente, Ray, RayBuffers,
 };
 use crate::objective::Problem;
 
@@ -49,7 +49,7 @@ impl LineSearchKind {
     /// searches are small parameter structs built on the stack).
     fn search(
         self,
-        ray: &mut Ray<'_, '_>,
+        ray: &mut dyn LineFunction,
         phi0: f64,
         slope: f64,
         t_init: f64,
@@ -142,9 +142,9 @@ fn search_along(
         }
     }
     loop {
-        let mut ray = Ray::reusing(problem, &state.x, direction, std::mem::take(buffers));
-        let outcome = search.search(&mut ray, state.f, slope, eta);
-        *buffers = ray.into_buffers();
+        let outcome = search_ray(
+            problem, &state.x, direction, search, state.f, slope, eta, buffers,
+        );
         match outcome {
             Ok(found) => {
                 move_along(&state.x, direction, found.t, x_next);
@@ -162,6 +162,49 @@ fn search_along(
             }
         }
     }
+}
+
+/// Runs `search` on `φ(t) = f(x + t d)` from `φ(0) = phi0`, `φ′(0) = slope`
+/// and the trial step `eta`: on a [`FixedRay`] for `n ≤ 4` (stack vectors,
+/// unrolled loops), else on a [`Ray`] reusing `buffers`. Both rays compute
+/// the same numbers and count the same evaluations.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn search_ray(
+    problem: &Problem<'_>,
+    x: &[f64],
+    direction: &[f64],
+    search: LineSearchKind,
+    phi0: f64,
+    slope: f64,
+    eta: f64,
+    buffers: &mut RayBuffers,
+) -> Result<LineSearchResult, LineSearchError> {
+    fn fixed<const N: usize>(
+        problem: &Problem<'_>,
+        x: &[f64],
+        direction: &[f64],
+        search: LineSearchKind,
+        (phi0, slope, eta): (f64, f64, f64),
+    ) -> Option<Result<LineSearchResult, LineSearchError>> {
+        let mut ray = FixedRay::<N>::new(problem, x, direction)?;
+        Some(search.search(&mut ray, phi0, slope, eta))
+    }
+    let start = (phi0, slope, eta);
+    let small = match x.len() {
+        1 => fixed::<1>(problem, x, direction, search, start),
+        2 => fixed::<2>(problem, x, direction, search, start),
+        3 => fixed::<3>(problem, x, direction, search, start),
+        4 => fixed::<4>(problem, x, direction, search, start),
+        _ => None,
+    };
+    if let Some(outcome) = small {
+        return outcome;
+    }
+    let mut ray = Ray::reusing(problem, x, direction, std::mem::take(buffers));
+    let outcome = search.search(&mut ray, phi0, slope, eta);
+    *buffers = ray.into_buffers();
+    outcome
 }
 
 fn move_along(x: &[f64], d: &[f64], t: f64, out: &mut [f64]) {
