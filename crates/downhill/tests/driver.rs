@@ -193,3 +193,63 @@ fn trace_policy_bounds_the_records() {
     assert_eq!(r.trace.get(10).iteration, 10_000);
     assert_eq!(r.trace.get(10).x, r.x.as_slice());
 }
+
+/// Steepest descent with a Moré–Thuente search through the driver (for
+/// n ≤ 4 the direction and the ray live on the stack) takes exactly the
+/// steps of a plain loop calling the public search on a closure, with one
+/// gradient per search trial plus one per accepted iterate.
+#[test]
+fn small_line_search_steps_match_a_plain_loop() {
+    use downhill::line_search::{LineSearch, MoreThuente};
+    use downhill::method::LineSearchKind;
+
+    for n in [2usize, 3, 5] {
+        let names: Vec<String> = (1..=n).map(|i| format!("x{i}")).collect();
+        let text: Vec<String> = (1..n)
+            .map(|i| format!("100*(x{}-x{}^2)^2+(1-x{})^2", i + 1, i, i))
+            .collect();
+        let f = Formula::parse(&text.join("+")).unwrap();
+        assert_eq!(f.variables(), &names[..]);
+        let x0: Vec<f64> = (0..n)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect();
+        let iters = 50;
+        let mut method = GradientDescent::new(1.0).with_line_search(LineSearchKind::Wolfe);
+        let r = run(&f, &mut method, &x0, &Options::book(iters)).unwrap();
+        assert_eq!(r.iterations, iters);
+
+        let mut x = x0.clone();
+        let mut g = vec![0.0; n];
+        let mut value = f.value_gradient(&x, &mut g);
+        let mut gradients = 1;
+        for _ in 0..iters {
+            let d: Vec<f64> = g.iter().map(|v| -v).collect();
+            let slope: f64 = g.iter().zip(&d).map(|(a, b)| a * b).sum();
+            let mut trial = vec![0.0; n];
+            let mut grad_t = vec![0.0; n];
+            let mut phi = |t: f64| {
+                for ((p, a), b) in trial.iter_mut().zip(&x).zip(&d) {
+                    *p = a + t * b;
+                }
+                gradients += 1;
+                let v = f.value_gradient(&trial, &mut grad_t);
+                (v, grad_t.iter().zip(&d).map(|(a, b)| a * b).sum())
+            };
+            let found = MoreThuente::default()
+                .search(&mut phi, value, slope, 1.0)
+                .unwrap();
+            for (a, b) in x.iter_mut().zip(&d) {
+                *a += found.t * b;
+            }
+            value = f.value_gradient(&x, &mut g);
+            gradients += 1;
+        }
+        assert_eq!(
+            x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            r.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "n = {n}"
+        );
+        assert_eq!(value.to_bits(), r.f.to_bits());
+        assert_eq!(r.evaluations.grad, gradients, "n = {n}");
+    }
+}

@@ -48,6 +48,33 @@ impl GradientDescent {
     }
 }
 
+impl GradientDescent {
+    /// The line-search step along `d = −∇f` for `N = n` variables, `d` in
+    /// a stack array (the same step as through the kept buffer).
+    #[inline(always)]
+    fn search_from<const N: usize>(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        let mut direction = [0.0; N];
+        for (d, g) in direction.iter_mut().zip(&state.grad) {
+            *d = -g;
+        }
+        advance_with(
+            problem,
+            state,
+            &mut direction,
+            self.eta,
+            self.line_search,
+            None,
+            x_next,
+            &mut self.buffers,
+        )
+    }
+}
+
 impl Method for GradientDescent {
     fn describe(&self) -> String {
         let mut text = String::with_capacity(64);
@@ -71,6 +98,14 @@ impl Method for GradientDescent {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
         if self.line_search != LineSearchKind::None {
+            // d = −∇f: on the stack for n ≤ 4, else in the kept buffer.
+            match state.grad.len() {
+                1 => return self.search_from::<1>(problem, state, x_next),
+                2 => return self.search_from::<2>(problem, state, x_next),
+                3 => return self.search_from::<3>(problem, state, x_next),
+                4 => return self.search_from::<4>(problem, state, x_next),
+                _ => {}
+            }
             self.direction.clear();
             self.direction.extend(state.grad.iter().map(|g| -g));
             return advance_with(
