@@ -102,6 +102,8 @@ mod fused;
 mod lanes;
 mod lexer;
 mod local;
+#[cfg(feature = "native")]
+mod native;
 mod parser;
 mod program;
 mod small;
@@ -111,6 +113,20 @@ pub use error::FormulaError;
 pub use lanes::Simd;
 
 use program::Tape;
+
+#[cfg(feature = "native")]
+use native::Order as NativeOrder;
+
+/// Stand-ins when machine code is compiled out.
+#[cfg(not(feature = "native"))]
+#[derive(Clone, Copy)]
+enum NativeOrder {
+    Value,
+    Gradient,
+    Hessian,
+}
+#[cfg(not(feature = "native"))]
+type NativeFn = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
 
 /// The number of independent points [`Formula::value_gradient_lanes`]
 /// evaluates at once.
@@ -124,6 +140,10 @@ pub struct Formula {
     source: String,
     variables: Vec<String>,
     tape: Tape,
+    /// The machine code of the scalar evaluations, compiled on first use and
+    /// shared by clones; `None` for an interpreted formula.
+    #[cfg(feature = "native")]
+    native: Option<std::sync::Arc<native::NativeCache>>,
 }
 
 impl Formula {
@@ -149,7 +169,55 @@ impl Formula {
             source: src.to_string(),
             variables: parsed.variables,
             tape,
+            #[cfg(feature = "native")]
+            native: Some(Default::default()),
         })
+    }
+
+    /// The same formula evaluated by the interpreter only (`native` false)
+    /// or, the default, by machine code where it is supported (`native`
+    /// true; see [`Formula::is_native`]).
+    ///
+    /// Machine code computes the same values bit for bit; its derivatives
+    /// leave out terms that are structurally zero (`∂(x1^2)/∂x2`), so they
+    /// equal the interpreter's as numbers wherever those are not NaN, and
+    /// stay numbers where the interpreter gets NaN from `0 * inf`.
+    pub fn with_native(self, native: bool) -> Formula {
+        #[cfg(feature = "native")]
+        {
+            let mut formula = self;
+            formula.native = native.then(Default::default);
+            formula
+        }
+        #[cfg(not(feature = "native"))]
+        {
+            let _ = native;
+            self
+        }
+    }
+
+    /// True if [`value_gradient`](Self::value_gradient) runs machine code:
+    /// the crate feature `native` is on (the default), the formula was not
+    /// made interpreted by [`with_native`](Self::with_native), the host is
+    /// supported by Cranelift, and the formula is small enough (at most 4
+    /// variables used, 8 declared, 400 operations). The code is compiled on
+    /// the first call of each evaluation (value, gradient, Hessian), in well
+    /// under a millisecond for the chapter's formulas.
+    pub fn is_native(&self) -> bool {
+        self.native_function(NativeOrder::Gradient).is_some()
+    }
+
+    /// The machine code of `order`, compiling it on first use.
+    #[cfg(feature = "native")]
+    #[inline]
+    fn native_function(&self, order: NativeOrder) -> Option<native::NativeFn> {
+        self.native.as_ref()?.get(&self.tape, order)
+    }
+
+    #[cfg(not(feature = "native"))]
+    #[inline]
+    fn native_function(&self, _order: NativeOrder) -> Option<NativeFn> {
+        None
     }
 
     /// The formula text as given.
@@ -173,6 +241,11 @@ impl Formula {
         if !self.lengths_fit(x.len(), self.dim(), None) {
             return f64::NAN;
         }
+        if let Some(function) = self.native_function(NativeOrder::Value) {
+            // SAFETY: the code reads `dim` numbers from `x` (checked above)
+            // and writes nothing.
+            return unsafe { function(x.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) };
+        }
         eval::value(&self.tape, x)
     }
 
@@ -180,6 +253,16 @@ impl Formula {
     /// A length mismatch debug-asserts, and in release fills `grad` with NaN
     /// and returns NaN.
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let dim = self.dim();
+        if x.len() == dim && grad.len() == dim {
+            if let Some(function) = self.native_function(NativeOrder::Gradient) {
+                // SAFETY: the code reads `dim` numbers from `x` and writes
+                // `dim` to `grad` (lengths checked above).
+                return unsafe {
+                    function(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut())
+                };
+            }
+        }
         if let Some(value) = eval::small_gradient(&self.tape, x, grad) {
             return value;
         }
@@ -195,6 +278,14 @@ impl Formula {
     /// A length mismatch debug-asserts, and in release fills both with NaN
     /// and returns NaN.
     pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        let dim = self.dim();
+        if x.len() == dim && grad.len() == dim && hess.len() == dim * dim {
+            if let Some(function) = self.native_function(NativeOrder::Hessian) {
+                // SAFETY: the code reads `dim` numbers from `x` and writes
+                // `dim` to `grad` and `dim * dim` to `hess` (checked above).
+                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), hess.as_mut_ptr()) };
+            }
+        }
         if let Some(value) = eval::small_hessian(&self.tape, x, grad, hess) {
             return value;
         }

@@ -253,6 +253,11 @@ impl Tape {
         self.active.len() == self.dim
     }
 
+    /// The number of declared variables (the length of a point).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
     /// The variables with input registers, in register order.
     pub fn active(&self) -> &[usize] {
         &self.active
