@@ -284,6 +284,8 @@ pub fn run(cfg: &Config) -> Vec<Table> {
             let hand = f.hand;
             let reference = row_name(&f, "hand-written (dyn Objective)");
             let formula_row = row_name(&f, "downhill Formula");
+            let interpreted_row = row_name(&f, "downhill Formula, interpreted");
+            let interpreted = formula.clone().with_native(false);
             let autodiff_row = row_name(&f, "downhill AutoDiff (num-dual)");
             let inline_row = row_name(&f, "hand-written, inlined (no dyn call)");
             notes.push(format!(
@@ -292,7 +294,16 @@ pub fn run(cfg: &Config) -> Vec<Table> {
                 max_rel_diff(&formula, &HandObjective(hand), &pts, dim),
                 max_rel_diff(f.autodiff.as_ref(), &HandObjective(hand), &pts, dim)
             ));
-            for r in [&formula_row, &autodiff_row, &inline_row] {
+            notes.push(format!(
+                "{}: Formula runs {}",
+                f.label,
+                if formula.is_native() {
+                    "machine code (compiled on first use)"
+                } else {
+                    "the interpreter (machine code not available here)"
+                }
+            ));
+            for r in [&formula_row, &interpreted_row, &autodiff_row, &inline_row] {
                 refs.push((r.clone(), reference.clone()));
             }
             let limit = if kind == Kind::Grad { 1.5 } else { 2.0 };
@@ -321,6 +332,18 @@ pub fn run(cfg: &Config) -> Vec<Table> {
                 let name = formula_row.clone();
                 impls.push(Impl::new(name.clone(), move || {
                     let (secs, reps) = repeat_for(min_secs, || pass_dyn(&formula, &pts, dim, kind));
+                    Ok(vec![Measured::new(
+                        &name,
+                        Sample::new(secs, units * reps as f64),
+                    )])
+                }));
+            }
+            {
+                let pts = pts.clone();
+                let name = interpreted_row.clone();
+                impls.push(Impl::new(name.clone(), move || {
+                    let (secs, reps) =
+                        repeat_for(min_secs, || pass_dyn(&interpreted, &pts, dim, kind));
                     Ok(vec![Measured::new(
                         &name,
                         Sample::new(secs, units * reps as f64),

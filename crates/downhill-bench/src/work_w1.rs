@@ -24,6 +24,7 @@ const FORMULA: &str = "x*cos(0.15*pi*x)";
 
 const HAND: &str = "hand-written loop (std sin_cos)";
 const FORMULA_ROW: &str = "downhill driver::run + Formula";
+const INTERPRETED_ROW: &str = "downhill driver::run + Formula, interpreted";
 const MANUAL_ROW: &str = "downhill driver::run + Manual (hand derivatives)";
 const CLI_ROW: &str = "downhill CLI end-to-end (minus process start)";
 
@@ -65,23 +66,26 @@ pub fn run(cfg: &Config) -> Vec<Table> {
     }));
 
     let formula = Formula::parse(FORMULA).expect("formula parses");
-    impls.push(Impl::new(FORMULA_ROW, move || {
-        let options = Options::book(steps);
-        let (result, secs, growth) =
-            with_rss(|| drive(&formula, &mut GradientDescent::new(ETA), &[X0], &options));
-        let result = result.map_err(|e| e.to_string())?;
-        let mut m =
-            Measured::new(FORMULA_ROW, Sample::new(secs, result.iterations as f64)).note(format!(
-                "{} steps, |x - x_hand| = {:.1e}, trace kept {} records",
-                result.iterations,
-                (result.x[0] - expected).abs(),
-                result.trace.len()
-            ));
-        if let Some(g) = growth {
-            m = m.extra("max_rss_growth", g);
-        }
-        Ok(vec![m])
-    }));
+    let interpreted = formula.clone().with_native(false);
+    for (row, formula) in [(FORMULA_ROW, formula), (INTERPRETED_ROW, interpreted)] {
+        impls.push(Impl::new(row, move || {
+            let options = Options::book(steps);
+            let (result, secs, growth) =
+                with_rss(|| drive(&formula, &mut GradientDescent::new(ETA), &[X0], &options));
+            let result = result.map_err(|e| e.to_string())?;
+            let mut m =
+                Measured::new(row, Sample::new(secs, result.iterations as f64)).note(format!(
+                    "{} steps, |x - x_hand| = {:.1e}, trace kept {} records",
+                    result.iterations,
+                    (result.x[0] - expected).abs(),
+                    result.trace.len()
+                ));
+            if let Some(g) = growth {
+                m = m.extra("max_rss_growth", g);
+            }
+            Ok(vec![m])
+        }));
+    }
 
     impls.push(Impl::new(MANUAL_ROW, move || {
         let objective = Manual::new(

@@ -426,11 +426,15 @@ pub fn run(cfg: &Config) -> Vec<Table> {
         }
         let formula_row = "downhill driver::run + Formula".to_string();
         let manual_row = "downhill driver::run + Manual (hand derivatives)".to_string();
-        {
-            let formula = formula.clone();
+        let interpreted_row = "downhill driver::run + Formula, interpreted".to_string();
+        let interpreted = std::sync::Arc::new(formula.as_ref().clone().with_native(false));
+        for (row, formula) in [
+            (formula_row.clone(), formula.clone()),
+            (interpreted_row, interpreted),
+        ] {
             let describe = counts(formula.as_ref(), solver);
             impls.push(solver_impl(
-                formula_row.clone(),
+                row,
                 min_secs,
                 Some(hand_x),
                 move || {

@@ -523,15 +523,16 @@ impl Emitter<'_> {
                 }
                 signature.returns.push(AbiParam::new(types::F64));
                 let name = LIBRARY[slot].1;
-                let reference = match self
-                    .module
-                    .declare_function(name, Linkage::Import, &signature)
-                {
-                    Ok(id) => self.module.declare_func_in_func(id, self.builder.func),
-                    // The names are fixed and declared once per module with
-                    // one signature each; this cannot fail.
-                    Err(error) => unreachable!("declaring {name}: {error}"),
-                };
+                let reference =
+                    match self
+                        .module
+                        .declare_function(name, Linkage::Import, &signature)
+                    {
+                        Ok(id) => self.module.declare_func_in_func(id, self.builder.func),
+                        // The names are fixed and declared once per module with
+                        // one signature each; this cannot fail.
+                        Err(error) => unreachable!("declaring {name}: {error}"),
+                    };
                 self.imports[slot] = Some(reference);
                 reference
             }
@@ -840,7 +841,11 @@ impl Emitter<'_> {
                 let exponent = self.constant(p);
                 let v = self.call(Library::Powf, &[a.v, exponent]);
                 if m == 0 {
-                    return Jet { v, g: vec![], h: vec![] };
+                    return Jet {
+                        v,
+                        g: vec![],
+                        h: vec![],
+                    };
                 }
                 // `powf_derivatives`: p x^(p-1), p (p - 1) x^(p-2).
                 let e1 = self.constant(p - 1.0);
@@ -868,7 +873,11 @@ impl Emitter<'_> {
                 let (a, b) = (r(a), r(b));
                 let v = self.call(Library::Powf, &[a.v, b.v]);
                 if m == 0 {
-                    return Jet { v, g: vec![], h: vec![] };
+                    return Jet {
+                        v,
+                        g: vec![],
+                        h: vec![],
+                    };
                 }
                 // `local::pow_local`.
                 let ln = self.call(Library::Ln, &[a.v]);
@@ -1187,7 +1196,12 @@ mod tests {
             "min(x, y) + max(x*y, 1) + 3/x - y/2 + x/y + -x + (2 - y)",
             "((x - y)^2 + 1)^2 * (x + 1)^-3",
         ];
-        let points = [[1.3, 0.7, 0.0], [0.4, 2.2, 0.0], [2.0, 2.0, 0.0], [0.5, 0.5, 0.0]];
+        let points = [
+            [1.3, 0.7, 0.0],
+            [0.4, 2.2, 0.0],
+            [2.0, 2.0, 0.0],
+            [0.5, 0.5, 0.0],
+        ];
         for source in sources {
             for x in points {
                 assert!(check(source, &["x", "y"], &x).unwrap(), "{source}");
@@ -1235,7 +1249,10 @@ mod tests {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let wide = compile_tape("x1^2", &names);
         assert!(compile(&wide, Order::Hessian).is_none());
-        let long = (0..MAX_OPS).map(|i| format!("sin({i}*x)")).collect::<Vec<_>>().join("+");
+        let long = (0..MAX_OPS)
+            .map(|i| format!("sin({i}*x)"))
+            .collect::<Vec<_>>()
+            .join("+");
         assert!(compile(&compile_tape(&long, &["x"]), Order::Value).is_none());
     }
 
