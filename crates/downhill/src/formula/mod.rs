@@ -246,30 +246,63 @@ impl Formula {
 
     /// `f(x)`. `x.len()` must equal [`dim`](Self::dim); a mismatch is a
     /// caller bug: it debug-asserts, and returns NaN in release builds.
+    #[inline]
     pub fn value(&self, x: &[f64]) -> f64 {
-        if !self.lengths_fit(x.len(), self.dim(), None) {
-            return f64::NAN;
-        }
         if let Some(function) = self.native_function(NativeOrder::Value) {
-            // SAFETY: the code reads `dim` numbers from `x` (checked above)
-            // and writes nothing.
-            return unsafe { function(x.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) };
+            if x.len() == self.dim() {
+                // SAFETY: the code reads `dim` numbers from `x` and writes
+                // nothing.
+                return unsafe { function(x.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) };
+            }
         }
-        eval::value(&self.tape, x)
+        self.interpreted_value(x)
     }
 
     /// `f(x)`, with the exact gradient written into `grad` (length `dim`).
     /// A length mismatch debug-asserts, and in release fills `grad` with NaN
     /// and returns NaN.
+    #[inline]
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let dim = self.dim();
-        if x.len() == dim && grad.len() == dim {
-            if let Some(function) = self.native_function(NativeOrder::Gradient) {
+        if let Some(function) = self.native_function(NativeOrder::Gradient) {
+            if x.len() == self.dim() && grad.len() == self.dim() {
                 // SAFETY: the code reads `dim` numbers from `x` and writes
-                // `dim` to `grad` (lengths checked above).
+                // `dim` to `grad`.
                 return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut()) };
             }
         }
+        self.interpreted_value_gradient(x, grad)
+    }
+
+    /// `f(x)`, with the exact gradient written into `grad` (length `dim`) and
+    /// the exact Hessian written row-major into `hess` (length `dim * dim`).
+    /// A length mismatch debug-asserts, and in release fills both with NaN
+    /// and returns NaN.
+    #[inline]
+    pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
+        if let Some(function) = self.native_function(NativeOrder::Hessian) {
+            let dim = self.dim();
+            if x.len() == dim && grad.len() == dim && hess.len() == dim * dim {
+                // SAFETY: the code reads `dim` numbers from `x` and writes
+                // `dim` to `grad` and `dim * dim` to `hess`.
+                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), hess.as_mut_ptr()) };
+            }
+        }
+        self.interpreted_value_gradient_hessian(x, grad, hess)
+    }
+
+    // The interpreted paths, out of line so that the machine-code paths
+    // above stay a few instructions.
+
+    #[inline(never)]
+    fn interpreted_value(&self, x: &[f64]) -> f64 {
+        if !self.lengths_fit(x.len(), self.dim(), None) {
+            return f64::NAN;
+        }
+        eval::value(&self.tape, x)
+    }
+
+    #[inline(never)]
+    fn interpreted_value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
         if let Some(value) = eval::small_gradient(&self.tape, x, grad) {
             return value;
         }
@@ -280,19 +313,13 @@ impl Formula {
         eval::value_gradient(&self.tape, x, grad)
     }
 
-    /// `f(x)`, with the exact gradient written into `grad` (length `dim`) and
-    /// the exact Hessian written row-major into `hess` (length `dim * dim`).
-    /// A length mismatch debug-asserts, and in release fills both with NaN
-    /// and returns NaN.
-    pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        let dim = self.dim();
-        if x.len() == dim && grad.len() == dim && hess.len() == dim * dim {
-            if let Some(function) = self.native_function(NativeOrder::Hessian) {
-                // SAFETY: the code reads `dim` numbers from `x` and writes
-                // `dim` to `grad` and `dim * dim` to `hess` (checked above).
-                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), hess.as_mut_ptr()) };
-            }
-        }
+    #[inline(never)]
+    fn interpreted_value_gradient_hessian(
+        &self,
+        x: &[f64],
+        grad: &mut [f64],
+        hess: &mut [f64],
+    ) -> f64 {
         if let Some(value) = eval::small_hessian(&self.tape, x, grad, hess) {
             return value;
         }

@@ -33,7 +33,8 @@ use std::sync::OnceLock;
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, FuncRef, InstBuilder, MemFlagsData, UserFuncName, Value,
+    types, AbiParam, FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind,
+    UserFuncName, Value,
 };
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -242,6 +243,7 @@ enum Library {
     Cosh,
     Tanh,
     Powf,
+    SinCos,
 }
 
 // The functions the code calls: the standard library's `f64` methods, so a
@@ -282,6 +284,20 @@ extern "C" fn tanh(x: f64) -> f64 {
 extern "C" fn powf(x: f64, p: f64) -> f64 {
     x.powf(p)
 }
+/// `(sin x, cos x)` into `out[0]`, `out[1]`: the interpreters call
+/// `f64::sin_cos`, which the compiler turns into one `sincos` call (cheaper
+/// than `sin` and `cos`), so this code does the same.
+///
+/// # Safety
+/// `out` points to two writable `f64`.
+unsafe extern "C" fn sin_cos(x: f64, out: *mut f64) {
+    let (s, c) = x.sin_cos();
+    // SAFETY: the caller passes a 16-byte stack slot.
+    unsafe {
+        out.write(s);
+        out.add(1).write(c);
+    }
+}
 
 /// Each library function, its symbol and its address, in [`Library`] order.
 const LIBRARY: &[(Library, &str, *const u8)] = &[
@@ -297,6 +313,7 @@ const LIBRARY: &[(Library, &str, *const u8)] = &[
     (Library::Cosh, "downhill_cosh", cosh as *const u8),
     (Library::Tanh, "downhill_tanh", tanh as *const u8),
     (Library::Powf, "downhill_powf", powf as *const u8),
+    (Library::SinCos, "downhill_sin_cos", sin_cos as *const u8),
 ];
 
 /// A derivative part at compile time: a structural zero, a structural one
@@ -511,17 +528,53 @@ impl Emitter<'_> {
         Part::Run(value)
     }
 
-    /// The library call `function(args)`.
+    /// `(sin x, cos x)` by one library call writing a stack slot.
+    fn sin_cos(&mut self, x: Value) -> (Value, Value) {
+        let slot = self.builder.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            16,
+            3,
+        ));
+        let pointer = self.module.target_config().pointer_type();
+        let address = self.builder.ins().stack_addr(pointer, slot, 0);
+        self.call_with(
+            Library::SinCos,
+            &[x, address],
+            &[types::F64, pointer],
+            false,
+        );
+        let s = self.load(address, 0);
+        let c = self.load(address, 1);
+        (s, c)
+    }
+
+    /// The library call `function(args)` of `f64` arguments.
     fn call(&mut self, function: Library, args: &[Value]) -> Value {
+        let types = [types::F64; 2];
+        self.call_with(function, args, &types[..args.len()], true)
+            .expect("an f64 function returns a value")
+    }
+
+    /// The library call `function(args)` with argument types `params`,
+    /// returning an `f64` if `returns`.
+    fn call_with(
+        &mut self,
+        function: Library,
+        args: &[Value],
+        params: &[types::Type],
+        returns: bool,
+    ) -> Option<Value> {
         let slot = function as usize;
         let reference = match self.imports[slot] {
             Some(reference) => reference,
             None => {
                 let mut signature = self.module.make_signature();
-                for _ in args {
-                    signature.params.push(AbiParam::new(types::F64));
+                for &param in params {
+                    signature.params.push(AbiParam::new(param));
                 }
-                signature.returns.push(AbiParam::new(types::F64));
+                if returns {
+                    signature.returns.push(AbiParam::new(types::F64));
+                }
                 let name = LIBRARY[slot].1;
                 let reference =
                     match self
@@ -538,7 +591,7 @@ impl Emitter<'_> {
             }
         };
         let call = self.builder.ins().call(reference, args);
-        self.builder.inst_results(call)[0]
+        self.builder.inst_results(call).first().copied()
     }
 
     /// `x^n` by repeated squaring, as `local::powi` (and `f64::powi`) round.
@@ -968,21 +1021,19 @@ impl Emitter<'_> {
                 }
             }
             UnaryFunction::Sin => {
-                let s = self.call(Library::Sin, &[x]);
                 if !first {
-                    (s, None, None)
+                    (self.call(Library::Sin, &[x]), None, None)
                 } else {
-                    let c = self.call(Library::Cos, &[x]);
+                    let (s, c) = self.sin_cos(x);
                     let d2 = second.then(|| self.neg(s));
                     (s, Some(c), d2)
                 }
             }
             UnaryFunction::Cos => {
-                let c = self.call(Library::Cos, &[x]);
                 if !first {
-                    (c, None, None)
+                    (self.call(Library::Cos, &[x]), None, None)
                 } else {
-                    let s = self.call(Library::Sin, &[x]);
+                    let (s, c) = self.sin_cos(x);
                     let d1 = self.neg(s);
                     let d2 = second.then(|| self.neg(c));
                     (c, Some(d1), d2)
