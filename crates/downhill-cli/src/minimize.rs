@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use downhill::driver::{run_observed, Options};
+use downhill::driver::{self, run_observed, Options};
 use downhill::formula::Formula;
 use downhill::method::{MethodName, State};
 use downhill::objective::{Objective, Transformed};
@@ -127,7 +127,12 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
             }
         }
     };
-    let result = run_observed(objective, method.as_mut(), x0, &options, &mut observer)?;
+    // Nothing to observe (no epoch lines, no bar): no call per iteration.
+    let result = if print_epochs || bar.is_some() {
+        run_observed(objective, method.as_mut(), x0, &options, &mut observer)?
+    } else {
+        driver::run(objective, method.as_mut(), x0, &options)?
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

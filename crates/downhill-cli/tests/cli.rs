@@ -386,3 +386,41 @@ fn unwritable_outputs_are_errors() {
         "plot.svg",
     );
 }
+
+/// The tour with formulas run as machine code (the default) and with every
+/// formula interpreted (`DOWNHILL_NATIVE=0`) prints the same lines and
+/// draws the same figures, byte for byte.
+#[test]
+fn tour_is_the_same_with_and_without_machine_code() {
+    let run = |native: &str| {
+        let out = scratch(&format!("tour-native-{native}"));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_downhill"))
+            .args(["tour", "--out", out.to_str().unwrap()])
+            .env("DOWNHILL_NATIVE", native)
+            .output()
+            .expect("the binary runs");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o).replace(out.to_str().unwrap(), "OUT");
+        let mut figures: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        figures.sort();
+        (text, figures)
+    };
+    let (native_text, native_figures) = run("1");
+    let (interpreted_text, interpreted_figures) = run("0");
+    assert!(native_text.contains("epoch 10, x: 7.269860"));
+    assert_eq!(native_text, interpreted_text);
+    assert_eq!(native_figures.len(), interpreted_figures.len());
+    for ((name, bytes), (other_name, other_bytes)) in
+        native_figures.iter().zip(&interpreted_figures)
+    {
+        assert_eq!(name, other_name);
+        assert!(bytes == other_bytes, "{name} differs");
+    }
+}

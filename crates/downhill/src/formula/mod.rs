@@ -81,8 +81,8 @@
 //! formula of at most four used variables run machine code instead
 //! (`native.rs`): on the first call of each mode the forward mode is
 //! unrolled over the tape into straight-line code, without the terms that
-//! are structurally zero, and compiled by Cranelift (a fraction of a
-//! millisecond for the chapter's formulas). The value is the same bits as
+//! are structurally zero, and compiled by Cranelift (0.1 to 1 ms for the
+//! chapter's formulas). The value is the same bits as
 //! the interpreter's; the derivatives are equal as numbers wherever the
 //! interpreter's are not NaN (see [`Formula::with_native`]).
 //!
@@ -137,6 +137,15 @@ enum NativeOrder {
 #[cfg(not(feature = "native"))]
 type NativeFn = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
 
+/// Whether new formulas run machine code: yes, unless the environment
+/// variable `DOWNHILL_NATIVE` is `0` (read once per process; for systems
+/// that forbid executable memory, and to compare with the interpreter).
+#[cfg(feature = "native")]
+fn native_by_default() -> bool {
+    static NATIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NATIVE.get_or_init(|| std::env::var_os("DOWNHILL_NATIVE").is_none_or(|v| v != "0"))
+}
+
 /// The number of independent points [`Formula::value_gradient_lanes`]
 /// evaluates at once.
 pub const LANES: usize = 8;
@@ -179,13 +188,14 @@ impl Formula {
             variables: parsed.variables,
             tape,
             #[cfg(feature = "native")]
-            native: Some(Default::default()),
+            native: native_by_default().then(Default::default),
         })
     }
 
     /// The same formula evaluated by the interpreter only (`native` false)
     /// or, the default, by machine code where it is supported (`native`
-    /// true; see [`Formula::is_native`]).
+    /// true; see [`Formula::is_native`]). The environment variable
+    /// `DOWNHILL_NATIVE=0` makes every formula interpreted from the start.
     ///
     /// Machine code computes the same values bit for bit; its derivatives
     /// leave out terms that are structurally zero (`∂(x1^2)/∂x2`), so they
@@ -210,8 +220,9 @@ impl Formula {
     /// made interpreted by [`with_native`](Self::with_native), the host is
     /// supported by Cranelift, and the formula is small enough (at most 4
     /// variables used, 8 declared, 400 operations). The code is compiled on
-    /// the first call of each evaluation (value, gradient, Hessian), in well
-    /// under a millisecond for the chapter's formulas.
+    /// the first call of each evaluation (value, gradient, Hessian): 0.1 to
+    /// 1 ms each for the chapter's formulas. Calling this compiles the
+    /// gradient's code.
     pub fn is_native(&self) -> bool {
         self.native_function(NativeOrder::Gradient).is_some()
     }
