@@ -229,14 +229,25 @@ impl Formula {
 
     /// The machine code of `order`, compiling it on first use.
     #[cfg(feature = "native")]
-    #[inline]
     fn native_function(&self, order: NativeOrder) -> Option<native::NativeFn> {
         self.native.as_ref()?.get(&self.tape, order)
     }
 
+    /// The machine code of `order` if it is compiled already.
+    #[cfg(feature = "native")]
+    #[inline]
+    fn native_ready(&self, order: NativeOrder) -> Option<native::NativeFn> {
+        self.native.as_ref()?.ready(order)
+    }
+
+    #[cfg(not(feature = "native"))]
+    fn native_function(&self, _order: NativeOrder) -> Option<NativeFn> {
+        None
+    }
+
     #[cfg(not(feature = "native"))]
     #[inline]
-    fn native_function(&self, _order: NativeOrder) -> Option<NativeFn> {
+    fn native_ready(&self, _order: NativeOrder) -> Option<NativeFn> {
         None
     }
 
@@ -259,14 +270,14 @@ impl Formula {
     /// caller bug: it debug-asserts, and returns NaN in release builds.
     #[inline]
     pub fn value(&self, x: &[f64]) -> f64 {
-        if let Some(function) = self.native_function(NativeOrder::Value) {
+        if let Some(function) = self.native_ready(NativeOrder::Value) {
             if x.len() == self.dim() {
                 // SAFETY: the code reads `dim` numbers from `x` and writes
                 // nothing.
                 return unsafe { function(x.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) };
             }
         }
-        self.interpreted_value(x)
+        self.first_or_interpreted_value(x)
     }
 
     /// `f(x)`, with the exact gradient written into `grad` (length `dim`).
@@ -274,14 +285,14 @@ impl Formula {
     /// and returns NaN.
     #[inline]
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        if let Some(function) = self.native_function(NativeOrder::Gradient) {
+        if let Some(function) = self.native_ready(NativeOrder::Gradient) {
             if x.len() == self.dim() && grad.len() == self.dim() {
                 // SAFETY: the code reads `dim` numbers from `x` and writes
                 // `dim` to `grad`.
                 return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut()) };
             }
         }
-        self.interpreted_value_gradient(x, grad)
+        self.first_or_interpreted_value_gradient(x, grad)
     }
 
     /// `f(x)`, with the exact gradient written into `grad` (length `dim`) and
@@ -290,21 +301,64 @@ impl Formula {
     /// and returns NaN.
     #[inline]
     pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        if let Some(function) = self.native_function(NativeOrder::Hessian) {
-            let dim = self.dim();
-            if x.len() == dim && grad.len() == dim && hess.len() == dim * dim {
+        if let Some(function) = self.native_ready(NativeOrder::Hessian) {
+            if self.hessian_lengths(x, grad, hess) {
                 // SAFETY: the code reads `dim` numbers from `x` and writes
                 // `dim` to `grad` and `dim * dim` to `hess`.
+                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), hess.as_mut_ptr()) };
+            }
+        }
+        self.first_or_interpreted_value_gradient_hessian(x, grad, hess)
+    }
+
+    fn hessian_lengths(&self, x: &[f64], grad: &[f64], hess: &[f64]) -> bool {
+        let dim = self.dim();
+        x.len() == dim && grad.len() == dim && hess.len() == dim * dim
+    }
+
+    // Out of line, so that the calls above stay a few instructions (two
+    // tail calls, no stack frame): the first call of each evaluation, which
+    // compiles the machine code, and the interpreted paths.
+
+    #[inline(never)]
+    fn first_or_interpreted_value(&self, x: &[f64]) -> f64 {
+        if let Some(function) = self.native_function(NativeOrder::Value) {
+            if x.len() == self.dim() {
+                // SAFETY: as in `value`.
+                return unsafe { function(x.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) };
+            }
+        }
+        self.interpreted_value(x)
+    }
+
+    #[inline(never)]
+    fn first_or_interpreted_value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        if let Some(function) = self.native_function(NativeOrder::Gradient) {
+            if x.len() == self.dim() && grad.len() == self.dim() {
+                // SAFETY: as in `value_gradient`.
+                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut()) };
+            }
+        }
+        self.interpreted_value_gradient(x, grad)
+    }
+
+    #[inline(never)]
+    fn first_or_interpreted_value_gradient_hessian(
+        &self,
+        x: &[f64],
+        grad: &mut [f64],
+        hess: &mut [f64],
+    ) -> f64 {
+        if let Some(function) = self.native_function(NativeOrder::Hessian) {
+            if self.hessian_lengths(x, grad, hess) {
+                // SAFETY: as in `value_gradient_hessian`.
                 return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), hess.as_mut_ptr()) };
             }
         }
         self.interpreted_value_gradient_hessian(x, grad, hess)
     }
 
-    // The interpreted paths, out of line so that the machine-code paths
-    // above stay a few instructions.
-
-    #[inline(never)]
+    #[inline]
     fn interpreted_value(&self, x: &[f64]) -> f64 {
         if !self.lengths_fit(x.len(), self.dim(), None) {
             return f64::NAN;
@@ -312,7 +366,7 @@ impl Formula {
         eval::value(&self.tape, x)
     }
 
-    #[inline(never)]
+    #[inline]
     fn interpreted_value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
         if let Some(value) = eval::small_gradient(&self.tape, x, grad) {
             return value;
@@ -324,7 +378,7 @@ impl Formula {
         eval::value_gradient(&self.tape, x, grad)
     }
 
-    #[inline(never)]
+    #[inline]
     fn interpreted_value_gradient_hessian(
         &self,
         x: &[f64],

@@ -109,16 +109,29 @@ pub(crate) struct NativeCache {
 }
 
 impl NativeCache {
-    /// The function of `order` for `tape`, compiling it on the first call;
-    /// `None` when the tape stays interpreted.
-    #[inline]
-    pub(crate) fn get(&self, tape: &Tape, order: Order) -> Option<NativeFn> {
-        let cell = match order {
+    fn cell(&self, order: Order) -> &OnceLock<Option<NativeCode>> {
+        match order {
             Order::Value => &self.value,
             Order::Gradient => &self.gradient,
             Order::Hessian => &self.hessian,
-        };
-        cell.get_or_init(|| compile(tape, order))
+        }
+    }
+
+    /// The function of `order` if it has been compiled (the fast path of
+    /// every evaluation after the first: a load and a test).
+    #[inline]
+    pub(crate) fn ready(&self, order: Order) -> Option<NativeFn> {
+        self.cell(order)
+            .get()
+            .and_then(Option::as_ref)
+            .map(NativeCode::function)
+    }
+
+    /// The function of `order` for `tape`, compiling it on the first call;
+    /// `None` when the tape stays interpreted.
+    pub(crate) fn get(&self, tape: &Tape, order: Order) -> Option<NativeFn> {
+        self.cell(order)
+            .get_or_init(|| compile(tape, order))
             .as_ref()
             .map(NativeCode::function)
     }
@@ -284,18 +297,27 @@ extern "C" fn tanh(x: f64) -> f64 {
 extern "C" fn powf(x: f64, p: f64) -> f64 {
     x.powf(p)
 }
-/// `(sin x, cos x)` into `out[0]`, `out[1]`: the interpreters call
-/// `f64::sin_cos`, which the compiler turns into one `sincos` call (cheaper
-/// than `sin` and `cos`), so this code does the same.
+// `(sin x, cos x)` into `*sin` and `*cos`. The interpreters call
+// `f64::sin_cos`, which the compiler turns into one call of the C library's
+// `sincos` (cheaper than `sin` and `cos`); this code calls the same function.
+// On GNU/Linux that is `sincos` itself, so the results come back through
+// one store and load, as in compiled Rust.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe extern "C" {
+    fn sincos(x: f64, sin: *mut f64, cos: *mut f64);
+}
+
+/// Elsewhere: `f64::sin_cos` with the same interface.
 ///
 /// # Safety
-/// `out` points to two writable `f64`.
-unsafe extern "C" fn sin_cos(x: f64, out: *mut f64) {
+/// `sin` and `cos` point to writable `f64`.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+unsafe extern "C" fn sincos(x: f64, sin: *mut f64, cos: *mut f64) {
     let (s, c) = x.sin_cos();
-    // SAFETY: the caller passes a 16-byte stack slot.
+    // SAFETY: the caller passes two slots of a 16-byte stack slot.
     unsafe {
-        out.write(s);
-        out.add(1).write(c);
+        sin.write(s);
+        cos.write(c);
     }
 }
 
@@ -313,7 +335,7 @@ const LIBRARY: &[(Library, &str, *const u8)] = &[
     (Library::Cosh, "downhill_cosh", cosh as *const u8),
     (Library::Tanh, "downhill_tanh", tanh as *const u8),
     (Library::Powf, "downhill_powf", powf as *const u8),
-    (Library::SinCos, "downhill_sin_cos", sin_cos as *const u8),
+    (Library::SinCos, "downhill_sincos", sincos as *const u8),
 ];
 
 /// A derivative part at compile time: a structural zero, a structural one
@@ -536,16 +558,15 @@ impl Emitter<'_> {
             3,
         ));
         let pointer = self.module.target_config().pointer_type();
-        let address = self.builder.ins().stack_addr(pointer, slot, 0);
+        let sin = self.builder.ins().stack_addr(pointer, slot, 0);
+        let cos = self.builder.ins().stack_addr(pointer, slot, 8);
         self.call_with(
             Library::SinCos,
-            &[x, address],
-            &[types::F64, pointer],
+            &[x, sin, cos],
+            &[types::F64, pointer, pointer],
             false,
         );
-        let s = self.load(address, 0);
-        let c = self.load(address, 1);
-        (s, c)
+        (self.load(sin, 0), self.load(cos, 0))
     }
 
     /// The library call `function(args)` of `f64` arguments.

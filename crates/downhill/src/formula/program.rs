@@ -254,6 +254,7 @@ impl Tape {
     }
 
     /// The number of declared variables (the length of a point).
+    #[cfg_attr(not(feature = "native"), allow(dead_code))]
     pub fn dim(&self) -> usize {
         self.dim
     }
