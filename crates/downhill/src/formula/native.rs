@@ -261,39 +261,17 @@ enum Library {
 
 // The functions the code calls: the standard library's `f64` methods, so a
 // call returns what the interpreters compute bit for bit.
-extern "C" fn exp(x: f64) -> f64 {
-    x.exp()
+macro_rules! one_argument_functions {
+    ($($name:ident),*) => {
+        $(
+            extern "C" fn $name(x: f64) -> f64 {
+                x.$name()
+            }
+        )*
+    };
 }
-extern "C" fn ln(x: f64) -> f64 {
-    x.ln()
-}
-extern "C" fn sin(x: f64) -> f64 {
-    x.sin()
-}
-extern "C" fn cos(x: f64) -> f64 {
-    x.cos()
-}
-extern "C" fn tan(x: f64) -> f64 {
-    x.tan()
-}
-extern "C" fn asin(x: f64) -> f64 {
-    x.asin()
-}
-extern "C" fn acos(x: f64) -> f64 {
-    x.acos()
-}
-extern "C" fn atan(x: f64) -> f64 {
-    x.atan()
-}
-extern "C" fn sinh(x: f64) -> f64 {
-    x.sinh()
-}
-extern "C" fn cosh(x: f64) -> f64 {
-    x.cosh()
-}
-extern "C" fn tanh(x: f64) -> f64 {
-    x.tanh()
-}
+one_argument_functions!(exp, ln, sin, cos, tan, asin, acos, atan, sinh, cosh, tanh);
+
 extern "C" fn powf(x: f64, p: f64) -> f64 {
     x.powf(p)
 }
