@@ -320,24 +320,25 @@ impl Formula {
     // tail calls, no stack frame): the first call of each evaluation, which
     // compiles the machine code, and the interpreted paths.
 
+    // Each compiles the code of its order if it is supported, then goes
+    // back through the fast path above, which now finds it ready.
+
     #[inline(never)]
     fn first_or_interpreted_value(&self, x: &[f64]) -> f64 {
-        if let Some(function) = self.native_function(NativeOrder::Value) {
-            if x.len() == self.dim() {
-                // SAFETY: as in `value`.
-                return unsafe { function(x.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) };
-            }
+        if self.native_function(NativeOrder::Value).is_some() && x.len() == self.dim() {
+            return self.value(x);
         }
         self.interpreted_value(x)
     }
 
     #[inline(never)]
     fn first_or_interpreted_value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        if let Some(function) = self.native_function(NativeOrder::Gradient) {
-            if x.len() == self.dim() && grad.len() == self.dim() {
-                // SAFETY: as in `value_gradient`.
-                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut()) };
-            }
+        let dim = self.dim();
+        if self.native_function(NativeOrder::Gradient).is_some()
+            && x.len() == dim
+            && grad.len() == dim
+        {
+            return self.value_gradient(x, grad);
         }
         self.interpreted_value_gradient(x, grad)
     }
@@ -349,11 +350,10 @@ impl Formula {
         grad: &mut [f64],
         hess: &mut [f64],
     ) -> f64 {
-        if let Some(function) = self.native_function(NativeOrder::Hessian) {
-            if self.hessian_lengths(x, grad, hess) {
-                // SAFETY: as in `value_gradient_hessian`.
-                return unsafe { function(x.as_ptr(), grad.as_mut_ptr(), hess.as_mut_ptr()) };
-            }
+        if self.native_function(NativeOrder::Hessian).is_some()
+            && self.hessian_lengths(x, grad, hess)
+        {
+            return self.value_gradient_hessian(x, grad, hess);
         }
         self.interpreted_value_gradient_hessian(x, grad, hess)
     }

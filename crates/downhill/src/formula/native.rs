@@ -523,11 +523,6 @@ impl Emitter<'_> {
         }
     }
 
-    /// A run-time value as a part.
-    fn run(value: Value) -> Part {
-        Part::Run(value)
-    }
-
     /// `(sin x, cos x)` by one library call writing a stack slot.
     fn sin_cos(&mut self, x: Value) -> (Value, Value) {
         let slot = self.builder.create_sized_stack_slot(StackSlotData::new(
@@ -732,7 +727,7 @@ impl Emitter<'_> {
             Op::Mul(a, b) => {
                 let (a, b) = (r(a), r(b));
                 let v = self.mul(a.v, b.v);
-                let (av, bv) = (Self::run(a.v), Self::run(b.v));
+                let (av, bv) = (Part::Run(a.v), Part::Run(b.v));
                 let g = (0..m)
                     .map(|i| {
                         let left = self.part_mul(a.g[i], bv);
@@ -756,7 +751,7 @@ impl Emitter<'_> {
                 let v = self.div(a.v, b.v);
                 let g = (0..m)
                     .map(|i| {
-                        let scaled = self.part_mul(b.g[i], Self::run(v));
+                        let scaled = self.part_mul(b.g[i], Part::Run(v));
                         let numerator = self.part_sub(a.g[i], scaled);
                         self.part_div(numerator, b.v)
                     })
@@ -771,11 +766,11 @@ impl Emitter<'_> {
                     let two_v = self.mul_c(v, 2.0);
                     let gbb = self.mul(two_v, inverse2);
                     let local = [
-                        Self::run(inverse),
-                        Self::run(gb),
+                        Part::Run(inverse),
+                        Part::Run(gb),
                         Part::Zero,
-                        Self::run(gab),
-                        Self::run(gbb),
+                        Part::Run(gab),
+                        Part::Run(gbb),
                     ];
                     self.binary_hessian(a, b, local)
                 } else {
@@ -799,7 +794,7 @@ impl Emitter<'_> {
                 let a = r(a);
                 let v = self.mul_c(a.v, c);
                 let c = self.constant(c);
-                self.scaled(a, v, Self::run(c))
+                self.scaled(a, v, Part::Run(c))
             }
             Op::DivC(a, c) => {
                 let a = r(a);
@@ -819,11 +814,11 @@ impl Emitter<'_> {
                 let slope = self.div(minus_v, b.v);
                 let curvature = if second {
                     let doubled = self.mul_c(slope, -2.0);
-                    Some(Self::run(self.div(doubled, b.v)))
+                    Some(Part::Run(self.div(doubled, b.v)))
                 } else {
                     None
                 };
-                self.chain(b, v, Self::run(slope), curvature)
+                self.chain(b, v, Part::Run(slope), curvature)
             }
             Op::Min(a, b) | Op::Max(a, b) => {
                 let (a, b) = (r(a), r(b));
@@ -855,8 +850,8 @@ impl Emitter<'_> {
                 let a = r(a);
                 let v = self.mul(a.v, a.v);
                 let slope = self.mul_c(a.v, 2.0);
-                let curvature = second.then(|| Self::run(self.constant(2.0)));
-                self.chain(a, v, Self::run(slope), curvature)
+                let curvature = second.then(|| Part::Run(self.constant(2.0)));
+                self.chain(a, v, Part::Run(slope), curvature)
             }
             Op::PowI(a, n) => {
                 let a = r(a);
@@ -866,7 +861,7 @@ impl Emitter<'_> {
                     1 => (Part::One, Part::Zero),
                     2 => {
                         let slope = self.mul_c(a.v, 2.0);
-                        (Self::run(slope), Self::run(self.constant(2.0)))
+                        (Part::Run(slope), Part::Run(self.constant(2.0)))
                     }
                     _ => {
                         // `powi_derivatives`: m x^(n-1), m (m - 1) x^(n-2).
@@ -879,11 +874,11 @@ impl Emitter<'_> {
                         let d1 = self.mul_c(p1, factor1);
                         let d2 = if second {
                             let p2 = self.powi(a.v, n - 2);
-                            Self::run(self.mul_c(p2, factor2))
+                            Part::Run(self.mul_c(p2, factor2))
                         } else {
                             Part::Zero
                         };
-                        (Self::run(d1), d2)
+                        (Part::Run(d1), d2)
                     }
                 };
                 self.chain(a, v, d1, second.then_some(d2))
@@ -906,11 +901,11 @@ impl Emitter<'_> {
                 let d2 = if second {
                     let e2 = self.constant(p - 2.0);
                     let p2 = self.call(Library::Powf, &[a.v, e2]);
-                    Some(Self::run(self.mul_c(p2, p * (p - 1.0))))
+                    Some(Part::Run(self.mul_c(p2, p * (p - 1.0))))
                 } else {
                     None
                 };
-                self.chain(a, v, Self::run(d1), d2)
+                self.chain(a, v, Part::Run(d1), d2)
             }
             Op::CPow(c, b) => {
                 let b = r(b);
@@ -918,8 +913,8 @@ impl Emitter<'_> {
                 let v = self.call(Library::Powf, &[base, b.v]);
                 let ln = c.ln();
                 let slope = self.mul_c(v, ln);
-                let curvature = second.then(|| Self::run(self.mul_c(slope, ln)));
-                self.chain(b, v, Self::run(slope), curvature)
+                let curvature = second.then(|| Part::Run(self.mul_c(slope, ln)));
+                self.chain(b, v, Part::Run(slope), curvature)
             }
             Op::Pow(a, b) => {
                 let (a, b) = (r(a), r(b));
@@ -938,8 +933,8 @@ impl Emitter<'_> {
                 let gb = self.mul(v, ln);
                 let g = (0..m)
                     .map(|i| {
-                        let left = self.part_mul(a.g[i], Self::run(ga));
-                        let right = self.part_mul(b.g[i], Self::run(gb));
+                        let left = self.part_mul(a.g[i], Part::Run(ga));
+                        let right = self.part_mul(b.g[i], Part::Run(gb));
                         self.part_add(left, right)
                     })
                     .collect();
@@ -954,7 +949,7 @@ impl Emitter<'_> {
                     let numerator = self.mul(v, one_plus);
                     let gab = self.div(numerator, a.v);
                     let gbb = self.mul(gb, ln);
-                    let local = [ga, gb, gaa, gab, gbb].map(Self::run);
+                    let local = [ga, gb, gaa, gab, gbb].map(Part::Run);
                     self.binary_hessian(a, b, local)
                 } else {
                     Vec::new()
@@ -1016,7 +1011,7 @@ impl Emitter<'_> {
                     let signed = self.builder.ins().fcopysign(one, x);
                     let nan = self.builder.ins().fcmp(FloatCC::Unordered, x, x);
                     let signum = self.builder.ins().select(nan, x, signed);
-                    return self.chain(a, v, Self::run(signum), second.then_some(Part::Zero));
+                    return self.chain(a, v, Part::Run(signum), second.then_some(Part::Zero));
                 }
             }
             UnaryFunction::Sin => {
@@ -1134,7 +1129,7 @@ impl Emitter<'_> {
             }
         };
         match d1 {
-            Some(d1) if first => self.chain(a, v, Self::run(d1), d2.map(Self::run)),
+            Some(d1) if first => self.chain(a, v, Part::Run(d1), d2.map(Part::Run)),
             _ => Jet {
                 v,
                 g: Vec::new(),
