@@ -738,6 +738,49 @@ fn stopping_and_divergence_follow_the_driver() {
     assert_eq!(status, Status::IterationLimit);
 }
 
+/// The one-pass runner checks each candidate by sums (`f`, `‖∇f‖²`,
+/// `‖x‖²` there) and rescans when one is not finite: a sum of squares that
+/// overflowed is no divergence, a gradient that is not finite where `f` is
+/// one. Both as the driver decides, on one thread and on several.
+#[test]
+fn look_ahead_rescans_tell_overflow_from_divergence() {
+    for n in [50, downhill::large::PARALLEL_MIN_DIM + 3] {
+        // ‖x‖² and ‖∇f‖² overflow, nothing else does: x_i = 1e154 with
+        // a_i = 0, except x_7 = 1e150 with a_7 = 1e6 (g' = 2e156).
+        let mut a = vec![0.0; n];
+        a[7] = 1e6;
+        let mut x0 = vec![1e154; n];
+        x0[7] = 1e150;
+        let quadratic = Separable::new(n, [Coef::values(a)], |x, [a]| x * x * a).unwrap();
+        let status = same_outcome(
+            &quadratic,
+            &mut GradientDescent::new(1e-7),
+            Update::gradient(1e-7),
+            &x0,
+            &book_options(5),
+        );
+        assert_eq!(status, Status::IterationLimit, "n = {n}");
+        // x² + 0·√x: from 1, η = 0.5 lands on 0 exactly, where f = 0 and
+        // the gradient is 0·∞ = NaN.
+        let kink = Separable::new(n, [Coef::Constant(0.0)], |x, [a]| x * x + x.sqrt() * a).unwrap();
+        let status = same_outcome(
+            &kink,
+            &mut GradientDescent::new(0.5),
+            Update::gradient(0.5),
+            &vec![1.0; n],
+            &book_options(5),
+        );
+        assert_eq!(
+            status,
+            Status::Diverged {
+                iteration: 1,
+                reason: DivergenceReason::NonFiniteValue
+            },
+            "n = {n}"
+        );
+    }
+}
+
 #[test]
 fn bad_starts_are_errors() {
     let f = Separable::new(10, [Coef::Constant(1.0)], |x, [a]| x.ln() * a).unwrap();

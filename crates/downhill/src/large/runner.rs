@@ -12,14 +12,16 @@
 //!
 //! [`run_separable`] updates `x` in place. A pass reads `xᵢ` and `cᵢ`,
 //! writes `xᵢ⁺ = xᵢ − η g'(xᵢ)`, and while the values are in registers also
-//! evaluates the term at `xᵢ⁺` (for `f`, `‖∇f‖` at the new point) and at the
-//! *next* candidate `xᵢ⁺ − η g'(xᵢ⁺)` (is it finite, within the bound, with
-//! finite `f` and `∇f`?). The next pass is only made when that look-ahead
-//! says it will not diverge, so the last good iterate is never overwritten
-//! and no second vector is needed. The look-ahead recomputes exactly what
-//! the next pass computes (same code, same rounding), so its verdict is
-//! exact. Memory: `x` plus stored coefficients; traffic per step: `x` read
-//! and written once, stored coefficients read once.
+//! evaluates `g'` at `xᵢ⁺` and `g`, `g'` at the *next* candidate
+//! `xᵢ⁺ − η g'(xᵢ⁺)`: is it finite, within the bound, with finite `f` and
+//! `∇f`? The next pass is only made when that look-ahead says it will not
+//! diverge, so the last good iterate is never overwritten and no second
+//! vector is needed. The look-ahead computes exactly what the next pass
+//! would (same code, same rounding), so its verdict is exact, and its sums
+//! are the next iterate's `f`, `‖∇f‖²` and `‖x‖²`: each point is evaluated
+//! once, plus `g'` once more at the start of the step. Memory: `x` plus
+//! stored coefficients; traffic per step: `x` read and written once, stored
+//! coefficients read once, asked for ahead of use (`PREFETCH_AHEAD`).
 //!
 //! # Three vectors (any objective)
 //!
@@ -28,7 +30,8 @@
 //! (plus the Hessian diagonal for preconditioning), allocated once.
 
 use super::separable::{
-    add, for_blocks, for_blocks_pair, for_blocks_ref, lane_sum, load, parallel, Acc, Separable,
+    add, for_blocks, for_blocks_pair, for_blocks_ref, lane_sum, load, parallel, prefetch, Acc,
+    Separable, PREFETCH_AHEAD,
 };
 use super::term::{CoefLanes, Term, MAX_COEFS};
 use super::{Lanes, LANES};
@@ -184,7 +187,12 @@ fn map<F: Fn(usize) -> f64>(f: F) -> Lanes {
 }
 
 /// What one pass learns: about the current point (after the pass), the
-/// step that led to it, and the step after it.
+/// step that led to it, and the next candidate (the look-ahead).
+///
+/// A step pass does not evaluate `f` at its new point: the pass before it
+/// did, as its look-ahead, with the same arithmetic. So a step pass fills
+/// the step and look-ahead fields; the runner carries `f`, `‖∇f‖²`, `‖x‖²`
+/// and `‖x‖∞` over from the previous pass's look-ahead.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PassStats {
     /// `f` at the current point.
@@ -210,11 +218,16 @@ pub(crate) struct PassStats {
     pub prev_max: f64,
     /// NaN iff the next candidate has a non-finite component (vector runner).
     pub ahead_bad: f64,
-    /// `‖candidate‖∞`.
+    /// `‖candidate‖∞`: exact when `ahead_x2` is finite (separable passes
+    /// take it as the root of the largest square).
     pub ahead_max: f64,
-    /// Separable passes: finite iff the candidate and `f`, `∇f` there are
-    /// all finite (a non-finite one is told apart by a rescan).
-    pub ahead_value: f64,
+    /// Separable passes: `f`, `‖∇f‖²` and `‖x‖²` at the candidate. All three
+    /// are finite when the candidate and `f`, `∇f` there are; one that is
+    /// not (or a sum of squares that overflowed) sends the runner to
+    /// [`classify`], which rescans.
+    pub ahead_f: f64,
+    pub ahead_grad2: f64,
+    pub ahead_x2: f64,
 }
 
 impl PassStats {
@@ -233,9 +246,16 @@ impl PassStats {
             total.prev_max = total.prev_max.max(p.prev_max);
             total.ahead_bad += p.ahead_bad;
             total.ahead_max = total.ahead_max.max(p.ahead_max);
-            total.ahead_value += p.ahead_value;
+            total.ahead_f += p.ahead_f;
+            total.ahead_grad2 += p.ahead_grad2;
+            total.ahead_x2 += p.ahead_x2;
         }
         total
+    }
+
+    /// Whether the look-ahead saw only finite numbers.
+    fn ahead_clean(&self) -> bool {
+        self.ahead_f.is_finite() && self.ahead_grad2.is_finite() && self.ahead_x2.is_finite()
     }
 }
 
@@ -246,6 +266,15 @@ impl PassStats {
 /// lane arrays, then one loop over the lanes doing every statistic (this
 /// shape vectorizes well; separate array operations per statistic measured
 /// 1.5-3x slower).
+///
+/// A step pass is compute-bound on two cores unless it stays lean (a pass
+/// with a dozen statistics per element measured 1.4x the hand-written
+/// step), so it computes only what the previous pass could not: the step's
+/// norms and the look-ahead. `‖·‖∞` of the candidate is the root of its
+/// largest square, sharing the square with `‖x‖²` (`√(v²) = |v|` exactly
+/// in binary floating point when `v²` neither overflows nor underflows;
+/// an overflow makes `ahead_x2` infinite and the runner rescans, and an
+/// underflow only happens below 1, under every bound).
 #[inline(always)]
 fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
     s: &Separable<T>,
@@ -259,9 +288,11 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
     let (mut f, mut grad2, mut grad_bad, mut hess_bad, mut hess_zero, mut x2, mut x_bad) =
         (zero, zero, zero, zero, zero, zero, zero);
     let (mut step2, mut step_max, mut prev_max) = (zero, zero, zero);
-    let (mut ahead_max, mut ahead_value) = (zero, zero);
+    let (mut ahead_f, mut ahead_grad2, mut ahead_x2, mut ahead_max2) = (zero, zero, zero, zero);
     let term = s.term();
     let precond = RULE != GRADIENT;
+    let (block, block_len) = (x.as_ptr(), x.len());
+    let stored = s.stored_coefficients();
     with_coefficients!(s, start, x.len(), |sub, len, views| {
         let x = &mut x[sub..sub + len];
         for_groups!(len, |o, valid| {
@@ -280,6 +311,8 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
             } else {
                 x_old
             };
+            // The value at `cur` is only used by the probe: a step pass
+            // drops it after inlining (closure terms).
             let (value, slope, curvature) = if precond {
                 let t = term.eval(&cur, &c);
                 (t.value, t.slope, t.curvature)
@@ -299,12 +332,11 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
                     let d = cur[l] - x_old[l];
                     step2[l] += sum(l, d * d);
                     step_max[l] = larger(step_max[l], d.abs());
-                }
-                prev_max[l] = larger(prev_max[l], x_old[l].abs());
-                f[l] += sum(l, value[l]);
-                grad2[l] += sum(l, slope[l] * slope[l]);
-                x2[l] += sum(l, cur[l] * cur[l]);
-                if !WRITE {
+                } else {
+                    prev_max[l] = larger(prev_max[l], cur[l].abs());
+                    f[l] += sum(l, value[l]);
+                    grad2[l] += sum(l, slope[l] * slope[l]);
+                    x2[l] += sum(l, cur[l] * cur[l]);
                     grad_bad[l] += sum(l, slope[l] * 0.0);
                     x_bad[l] += sum(l, cur[l] * 0.0);
                 }
@@ -318,9 +350,18 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
                     };
                     hess_zero[l] += sum(l, zero);
                 }
-                ahead_max[l] = larger(ahead_max[l], next[l].abs());
-                let check = next_value[l] + ((next_slope[l] * 0.0) + (next[l] * 0.0));
-                ahead_value[l] += sum(l, check);
+                let square = next[l] * next[l];
+                ahead_max2[l] = larger(ahead_max2[l], square);
+                ahead_x2[l] += sum(l, square);
+                ahead_f[l] += sum(l, next_value[l]);
+                ahead_grad2[l] += sum(l, next_slope[l] * next_slope[l]);
+            }
+            // After the group's work: a prefetch before it splits the
+            // vectorized loads and stores of the group (measured).
+            let ahead = sub + o + PREFETCH_AHEAD;
+            prefetch(block, block_len, ahead);
+            for &(values, n) in &stored[..term.coefficient_count()] {
+                prefetch(values, n, start + ahead);
             }
         });
     });
@@ -336,8 +377,10 @@ fn pass_block<T: Term, const WRITE: bool, const RULE: u8>(
         step_max: lane_max(&step_max),
         prev_max: lane_max(&prev_max),
         ahead_bad: 0.0,
-        ahead_max: lane_max(&ahead_max),
-        ahead_value: lane_sum(&ahead_value),
+        ahead_max: lane_max(&ahead_max2).sqrt(),
+        ahead_f: lane_sum(&ahead_f),
+        ahead_grad2: lane_sum(&ahead_grad2),
+        ahead_x2: lane_sum(&ahead_x2),
     }
 }
 
@@ -662,12 +705,24 @@ fn stagnation(options: &Options, stats: &PassStats, f_old: f64) -> Option<Stall>
     None
 }
 
-/// Why the step from `x` diverges, in the driver's order of checks: a
-/// non-finite candidate, then the bound, then `f` or `∇f` not finite there.
-/// The rare path after a pass's combined check failed: one more pass.
-fn classify<T: Term>(s: &Separable<T>, x: &[f64], update: Update, bound: f64) -> DivergenceReason {
+/// Below this bound, `‖candidate‖∞` taken as the root of a square might be
+/// inexact (underflow), so every pass rescans instead.
+const SQUARES_EXACT_ABOVE: f64 = 1e-140;
+
+/// Whether the step from `x` diverges and why, in the driver's order of
+/// checks: a non-finite candidate, then the bound, then `f` (`f_next`, the
+/// pass's sum) or `∇f` not finite there; with `‖candidate‖∞`. The rare path
+/// after a pass's look-ahead saw a non-finite number: one more pass.
+fn classify<T: Term>(
+    s: &Separable<T>,
+    x: &[f64],
+    update: Update,
+    bound: f64,
+    f_next: f64,
+) -> (Option<DivergenceReason>, f64) {
     let (rule, eta, floor) = update.parts();
     let mut largest = 0.0_f64;
+    let mut slope_bad = false;
     for (i, &xi) in x.iter().enumerate() {
         // The same term calls as the pass: value_slope for gradient steps,
         // eval for preconditioned ones.
@@ -683,16 +738,21 @@ fn classify<T: Term>(s: &Separable<T>, x: &[f64], update: Update, bound: f64) ->
             }
         };
         if !next.is_finite() {
-            return DivergenceReason::NonFiniteIterate;
+            return (Some(DivergenceReason::NonFiniteIterate), f64::INFINITY);
         }
         largest = largest.max(next.abs());
+        slope_bad |= !s.value_slope_at(i, next).1.is_finite();
     }
-    if largest > bound {
-        DivergenceReason::OutOfBounds { largest, bound }
+    let reason = if largest > bound {
+        Some(DivergenceReason::OutOfBounds { largest, bound })
+    } else if !f_next.is_finite() || slope_bad {
+        // f may overflow although every term is finite.
+        Some(DivergenceReason::NonFiniteValue)
     } else {
-        // f or ∇f is not finite there (f may overflow although every term is finite).
-        DivergenceReason::NonFiniteValue
-    }
+        // Only a sum of squares overflowed: no divergence.
+        None
+    };
+    (reason, largest)
 }
 
 /// Runs `update` on a separable objective, in place: one pass over `x` (and
@@ -732,6 +792,8 @@ pub fn run_separable<T: Term>(
         return Err(RunError::NotFiniteAtStart { what: "Hessian" });
     }
     let bound = options.divergence_bound_for(stats.prev_max);
+    // ‖x_k‖∞ of the current iterate.
+    let mut current_max = stats.prev_max;
     let mut evaluations = Evaluations {
         f: 1,
         grad: 1,
@@ -763,7 +825,25 @@ pub fn run_separable<T: Term>(
                 reason: failure.to_string(),
             };
         }
-        if stats.ahead_value.is_finite() && stats.ahead_max > bound {
+        // The look-ahead's verdict on the candidate x_{k+1}: exact when it
+        // saw only finite numbers, else a rescan tells a divergence from a
+        // sum of squares that overflowed.
+        if !stats.ahead_clean() || bound < SQUARES_EXACT_ABOVE {
+            let (reason, largest) = classify(objective, &x, update, bound, stats.ahead_f);
+            if let Some(reason) = reason {
+                if reason == DivergenceReason::NonFiniteValue {
+                    evaluations.f += 1;
+                    evaluations.grad += 1;
+                    evaluations.hess += usize::from(diagonal);
+                }
+                break Status::Diverged {
+                    iteration: next,
+                    reason,
+                };
+            }
+            stats.ahead_max = largest;
+        }
+        if stats.ahead_max > bound {
             break Status::Diverged {
                 iteration: next,
                 reason: DivergenceReason::OutOfBounds {
@@ -772,20 +852,16 @@ pub fn run_separable<T: Term>(
                 },
             };
         }
-        if !stats.ahead_value.is_finite() {
-            let reason = classify(objective, &x, update, bound);
-            if reason == DivergenceReason::NonFiniteValue {
-                evaluations.f += 1;
-                evaluations.grad += 1;
-                evaluations.hess += usize::from(diagonal);
-            }
-            break Status::Diverged {
-                iteration: next,
-                reason,
-            };
-        }
         let f_old = stats.f;
+        let before = stats;
         stats = separable_pass(objective, &mut x, update, true);
+        // The new point's f, ‖∇f‖² and ‖x‖² are the look-ahead's of the
+        // pass before; ‖x_k‖∞ (the step's scale) is the one before that.
+        stats.f = before.ahead_f;
+        stats.grad2 = before.ahead_grad2;
+        stats.x2 = before.ahead_x2;
+        stats.prev_max = current_max;
+        current_max = before.ahead_max;
         iteration = next;
         evaluations.f += 1;
         evaluations.grad += 1;

@@ -155,6 +155,21 @@ impl<T: Term> Separable<T> {
         views
     }
 
+    /// The stored coefficient vectors as (pointer, length), for
+    /// [`prefetch`]; the others point at one constant value.
+    #[inline(always)]
+    pub(crate) fn stored_coefficients(&self) -> [(*const f64, usize); MAX_COEFS] {
+        static NOTHING: f64 = 0.0;
+        let mut out = [(&NOTHING as *const f64, 1); MAX_COEFS];
+        for (slot, coef) in out.iter_mut().zip(&self.coefs) {
+            match coef {
+                Coef::Values(v) if !v.is_empty() => *slot = (v.as_ptr(), v.len()),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Coefficient lanes at offset `o` of the slices `views`.
     ///
     /// The count comes from the term (equal to `coefs.len()`, checked at
@@ -297,6 +312,39 @@ pub(crate) fn load(block: &[f64], offset: usize, valid: usize) -> Lanes {
     } else {
         std::array::from_fn(|l| block[offset + l.min(valid - 1)])
     }
+}
+
+/// How far ahead (in coordinates) the passes ask for memory: 8 KB per
+/// stream.
+pub(crate) const PREFETCH_AHEAD: usize = 1024;
+
+/// Asks the CPU to start loading the cache line of `base[min(i, len − 1)]`
+/// (a hint: no effect on results; nothing on other architectures).
+/// Branch-free, so that it does not split the vectorized loop around it.
+/// `len ≥ 1`.
+///
+/// Why by hand: the hardware prefetcher alone does not keep a pass with a
+/// dozen operations per coordinate fed. Measured on this project's 2-core
+/// machine at d = 2·10⁷, a one-pass gradient step with its statistics took
+/// 1.2x the time of a bare `x -= η·2a·x` loop; asking 8 KB ahead brought it
+/// to the bare loop's time.
+#[inline(always)]
+pub(crate) fn prefetch(base: *const f64, len: usize, i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::pointers_in_nomem_asm_block)] // a prefetch reads nothing
+    // SAFETY: the index is clamped into the caller's slice of `len ≥ 1`
+    // values, and a prefetch changes nothing the program can observe (hence
+    // `nomem`: unlike `_mm_prefetch`, this does not stop the compiler from
+    // vectorizing the loads and stores around it).
+    unsafe {
+        std::arch::asm!(
+            "prefetcht0 [{}]",
+            in(reg) base.add(i.min(len - 1)),
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (base, len, i);
 }
 
 /// Running sums or maxima, one per lane. Every sum of the kernels is kept
