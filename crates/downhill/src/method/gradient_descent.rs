@@ -49,6 +49,38 @@ impl GradientDescent {
 }
 
 impl GradientDescent {
+    /// [`Method::step`] with a line search. Out of line, so that the
+    /// fixed step (10⁷ of them in a long run) does not set up the line
+    /// search's stack frame: 51 → 28 instructions per 1-D step (callgrind).
+    #[inline(never)]
+    fn step_with_search(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        // d = −∇f: on the stack for n ≤ 4, else in the kept buffer.
+        match state.grad.len() {
+            1 => return self.search_from::<1>(problem, state, x_next),
+            2 => return self.search_from::<2>(problem, state, x_next),
+            3 => return self.search_from::<3>(problem, state, x_next),
+            4 => return self.search_from::<4>(problem, state, x_next),
+            _ => {}
+        }
+        self.direction.clear();
+        self.direction.extend(state.grad.iter().map(|g| -g));
+        advance_with(
+            problem,
+            state,
+            &mut self.direction,
+            self.eta,
+            self.line_search,
+            None,
+            x_next,
+            &mut self.buffers,
+        )
+    }
+
     /// The line-search step along `d = −∇f` for `N = n` variables, `d` in
     /// a stack array (the same step as through the kept buffer).
     #[inline(always)]
@@ -98,26 +130,12 @@ impl Method for GradientDescent {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
         if self.line_search != LineSearchKind::None {
-            // d = −∇f: on the stack for n ≤ 4, else in the kept buffer.
-            match state.grad.len() {
-                1 => return self.search_from::<1>(problem, state, x_next),
-                2 => return self.search_from::<2>(problem, state, x_next),
-                3 => return self.search_from::<3>(problem, state, x_next),
-                4 => return self.search_from::<4>(problem, state, x_next),
-                _ => {}
-            }
-            self.direction.clear();
-            self.direction.extend(state.grad.iter().map(|g| -g));
-            return advance_with(
-                problem,
-                state,
-                &mut self.direction,
-                self.eta,
-                self.line_search,
-                None,
-                x_next,
-                &mut self.buffers,
-            );
+            return self.step_with_search(problem, state, x_next);
+        }
+        // One variable (the chapter's 1-D runs): no loop set-up.
+        if let ([next], [x], [g]) = (&mut x_next[..], &state.x[..], &state.grad[..]) {
+            *next = x - self.eta * g;
+            return Ok(StepInfo::default());
         }
         for ((next, x), g) in x_next.iter_mut().zip(&state.x).zip(&state.grad) {
             *next = x - self.eta * g;
