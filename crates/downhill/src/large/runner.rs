@@ -853,7 +853,6 @@ pub fn run_separable<T: Term>(
                 },
             };
         }
-        let f_old = stats.f;
         let before = stats;
         stats = separable_pass(objective, &mut x, update, true);
         // The new point's f, ‖∇f‖² and ‖x‖² are the look-ahead's of the
@@ -871,7 +870,7 @@ pub fn run_separable<T: Term>(
         history.push(record);
         observer(&record, &x);
         if !converged(&stats) {
-            if let Some(stall) = stagnation(options, &stats, f_old) {
+            if let Some(stall) = stagnation(options, &stats, before.f) {
                 break Status::Stalled(stall);
             }
         }
