@@ -1150,3 +1150,50 @@ fn the_quadratic_newton_step_solves_a_x_equals_b() {
         assert!(g.iter().all(|v| v.abs() < 1e-10), "n = {n}");
     }
 }
+
+#[test]
+fn newton_through_the_driver_factors_in_place_with_the_copying_steps_numbers() {
+    use downhill::method::IN_PLACE_MIN_DIM;
+    // Above the size where the driver's Hessian buffer is factored in place:
+    // positive definite (one Hessian per iterate) and indefinite (the LU
+    // fallback evaluates it once more per step).
+    let n = IN_PLACE_MIN_DIM + 16;
+    for (name, shift, hessians_per_step) in [("positive definite", 0.0, 1), ("indefinite", -6.0, 2)]
+    {
+        let mut a = Csr::from_triplets(n, n, tridiagonal(n)).to_dense();
+        for i in 0..n {
+            a[i * n + i] += shift;
+        }
+        let q = Quadratic::dense(n, a, Some(point(n, 3))).unwrap();
+        let x0 = point(n, 5);
+        let steps = 2;
+        let result = run(&q, &mut Newton::new(1.0), &x0, &book_options(steps)).unwrap();
+        assert_eq!(result.iterations, steps, "{name}");
+        assert_eq!(
+            result.evaluations.hess,
+            1 + steps * hessians_per_step,
+            "{name}"
+        );
+        // The same steps through `Method::step`, which copies the Hessian.
+        let problem = Problem::new(&q);
+        let mut newton = Newton::new(1.0);
+        let mut x = x0.clone();
+        for _ in 0..steps {
+            let mut state = State {
+                iteration: 0,
+                x: x.clone(),
+                f: 0.0,
+                grad: vec![0.0; n],
+                hess: vec![0.0; n * n],
+            };
+            state.f = q.value_gradient_hessian(&state.x, &mut state.grad, &mut state.hess);
+            newton.step(&problem, &state, &mut x).unwrap();
+        }
+        let bits = |v: &[f64]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&result.x), bits(&x), "{name}");
+        // A Newton step solves the quadratic: ∇f = 0 at the iterate.
+        let mut g = vec![0.0; n];
+        q.value_gradient(&result.x, &mut g);
+        assert!(g.iter().all(|v| v.abs() < 1e-10), "{name}: {g:?}");
+    }
+}

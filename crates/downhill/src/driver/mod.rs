@@ -306,7 +306,12 @@ impl Iterate<'_, '_, '_> {
                 break Status::IterationLimit;
             }
             let iteration = state.iteration + 1;
-            let info = match self.method.step(self.problem, state, &mut candidate.x) {
+            // The Hessian is evaluated afresh at the candidate: the step may
+            // use its buffer as workspace.
+            let info = match self
+                .method
+                .step_reusing_hessian(self.problem, state, &mut candidate.x)
+            {
                 Ok(info) => info,
                 // A line search that cannot decrease f even along -grad means
                 // no representable step improves f: the run has stalled.

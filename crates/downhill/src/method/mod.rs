@@ -22,7 +22,7 @@ pub use auto::{default_method, RobustNewton, AUTO_NEWTON_MAX_DIM, NOTE_NO_HESSIA
 pub use descent::{LineSearchKind, FELL_BACK};
 pub use gradient_descent::GradientDescent;
 pub use momentum::Momentum;
-pub use newton::{HessianRepair, Newton, NOTE_ABS, NOTE_SHIFT};
+pub use newton::{HessianRepair, Newton, IN_PLACE_MIN_DIM, NOTE_ABS, NOTE_SHIFT};
 pub use precond::Precond;
 pub use quasi_newton::{Bfgs, Lbfgs};
 pub use rmsprop::RmsProp;
@@ -120,6 +120,20 @@ pub trait Method {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure>;
+
+    /// [`Method::step`] where [`State::hess`] may be used as workspace and
+    /// left overwritten: the driver calls this one, because it evaluates
+    /// `∇²f` afresh at the next iterate before anything reads the buffer
+    /// again. `x`, `f` and `grad` stay as they are. The default is `step`;
+    /// Newton's method factors a large Hessian in place instead of copying it.
+    fn step_reusing_hessian(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &mut State,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        self.step(problem, state, x_next)
+    }
 }
 
 /// Appends `v` exactly as `{}` formats it; integral values (the common
