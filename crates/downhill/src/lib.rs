@@ -19,6 +19,7 @@
 
 pub mod analysis;
 pub mod driver;
+mod finite;
 pub mod formula;
 pub mod large;
 pub mod line_search;

@@ -41,6 +41,9 @@ pub trait Objective {
     fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64;
 
     /// `f(x)`, writing `∇f(x)` into `grad` and `∇²f(x)` (row-major) into `hess`.
+    /// Write every entry of `hess`, zeros included: it holds other numbers
+    /// on entry (the driver reuses one buffer, and Newton's method factors
+    /// the matrix in it).
     fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64;
 
     /// The diagonal of `∇²f(x)` written into `diag` (length `dim`), for
@@ -314,7 +317,8 @@ where
     G: Fn(&[f64], &mut [f64]),
     H: Fn(&[f64], &mut [f64]),
 {
-    /// `value(x)`, `gradient(x, g)` writes ∇f(x), `hessian(x, h)` writes ∇²f(x) row-major.
+    /// `value(x)`, `gradient(x, g)` writes ∇f(x), `hessian(x, h)` writes ∇²f(x) row-major
+    /// (every entry: `h` holds other numbers on entry).
     pub fn new(dim: usize, value: F, gradient: G, hessian: H) -> Self {
         Manual {
             dim,

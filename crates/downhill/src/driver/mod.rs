@@ -21,6 +21,7 @@ pub use options::{DivergenceReason, Options, Stall, Status};
 
 use serde::Serialize;
 
+use crate::finite::all_finite;
 use crate::method::{HessianNeed, Method, State, StepFailure};
 use crate::objective::{Evaluations, Objective, Problem, Variables};
 use crate::scratch::{fresh_zeros, give_back, zeros};
@@ -401,10 +402,6 @@ fn evaluate(problem: &Problem<'_>, state: &mut State, need: HessianNeed, full: &
             problem.value_gradient_hessian(&state.x, &mut state.grad, &mut state.hess)
         }
     };
-}
-
-fn all_finite(v: &[f64]) -> bool {
-    v.iter().all(|x| x.is_finite())
 }
 
 /// Whether every component is finite, and `‖v‖∞` (meaningful if so).

@@ -27,6 +27,7 @@ use faer::{ColMut, Conj, MatMut, MatRef, Par};
 
 use super::descent::{advance_with, LineSearchKind};
 use super::{push_number, HessianNeed, Method, State, StepFailure, StepInfo};
+use crate::finite::FiniteCheck;
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 use crate::scratch;
@@ -273,13 +274,13 @@ impl NewtonSolver {
     fn load(&mut self, hess: &[f64]) -> bool {
         self.ensure_matrix();
         let n = self.n;
-        let mut bad = [0.0_f64; 8];
+        let mut check = FiniteCheck::default();
         // Row by row, so the check reads what the copy just brought into cache.
         for (from, to) in hess.chunks_exact(n.max(1)).zip(self.columns_mut()) {
             to.copy_from_slice(from);
-            accumulate_non_finite(&mut bad, from);
+            check.add(from);
         }
-        all_were_finite(&bad)
+        check.all_finite()
     }
 
     /// Copies what a Cholesky factorization of the working matrix reads
@@ -292,16 +293,16 @@ impl NewtonSolver {
     fn load_cholesky_triangle(&mut self, hess: &[f64]) -> bool {
         self.ensure_matrix();
         let n = self.n;
-        let mut bad = [0.0_f64; 8];
+        let mut check = FiniteCheck::default();
         for (j, (from, to)) in hess
             .chunks_exact(n.max(1))
             .zip(self.columns_mut())
             .enumerate()
         {
             to[j..].copy_from_slice(&from[j..]);
-            accumulate_non_finite(&mut bad, from);
+            check.add(from);
         }
-        all_were_finite(&bad)
+        check.all_finite()
     }
 
     /// Cholesky of the working matrix (after reloading `H` plus `shift` on
@@ -535,11 +536,11 @@ impl NewtonSolver {
         self.prepare(n, HessianRepair::Exact);
         // The strict lower triangle (row-major), which the factorization
         // does not read.
-        let mut bad = [0.0_f64; 8];
+        let mut check = FiniteCheck::default();
         for (i, row) in hess.chunks_exact(n).enumerate().skip(1) {
-            accumulate_non_finite(&mut bad, &row[..i]);
+            check.add(&row[..i]);
         }
-        if !all_were_finite(&bad) {
+        if !check.all_finite() {
             return Err(StepFailure::NonFiniteHessian);
         }
         let par = Self::parallelism(n);
@@ -567,29 +568,6 @@ impl NewtonSolver {
         llt::solve::solve_in_place_with_conj(a.rb(), Conj::No, rhs, par, stack);
         self.finish(direction, None)
     }
-}
-
-/// Adds `v·0` for every `v` in `values` to eight running sums: `v·0` is 0
-/// for finite `v` and NaN otherwise, and NaN survives the sums, so a NaN
-/// total means a non-finite entry. No early exit, and eight independent
-/// sums: the loop vectorizes and is not held up by the latency of the
-/// additions (with four it ran at about one entry per cycle).
-#[inline]
-fn accumulate_non_finite(bad: &mut [f64; 8], values: &[f64]) {
-    let chunks = values.chunks_exact(8);
-    for v in chunks.remainder() {
-        bad[0] += v * 0.0;
-    }
-    for chunk in chunks {
-        for (b, v) in bad.iter_mut().zip(chunk) {
-            *b += v * 0.0;
-        }
-    }
-}
-
-/// Whether sums filled by [`accumulate_non_finite`] saw only finite entries.
-fn all_were_finite(bad: &[f64; 8]) -> bool {
-    !bad.iter().sum::<f64>().is_nan()
 }
 
 /// Columns of the working matrix start on 64-byte boundaries (8 `f64`s):
