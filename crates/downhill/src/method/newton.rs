@@ -120,8 +120,10 @@ pub const PARALLEL_MIN_DIM: usize = 1000;
 /// Reusable buffers for dense Newton solves with faer: the working copy of
 /// `H` (factorized in place), the right-hand side, eigen buffers for the
 /// `abs` repair, pivots for LU and faer's scratch memory. Sized on the first
-/// solve and kept, so a run allocates nothing per step once it has started
-/// (the d×d matrix included).
+/// solve and kept, so a run allocates nothing per step once it has started;
+/// the d×d working matrix comes with the first solve that copies `H` (none
+/// while every factorization runs in the caller's buffer,
+/// [`NewtonSolver::direction_in_place`]).
 ///
 /// The solve follows the book's order: a Cholesky factorization when `H` is
 /// positive definite, an LU factorization with partial pivoting otherwise (a
@@ -766,7 +768,7 @@ impl Method for Newton {
     }
 
     /// From [`IN_PLACE_MIN_DIM`] variables on and without repair, `H` is
-    /// factored in the state's buffer ([`NewtonSolver::direction_in_place`]);
+    /// factored in the state's buffer (`NewtonSolver::direction_in_place`);
     /// where it is not positive definite, the LU fallback evaluates `∇²f`
     /// at `x` once more (counted in the evaluations). Otherwise as `step`.
     fn step_reusing_hessian(
