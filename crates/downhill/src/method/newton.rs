@@ -790,16 +790,7 @@ impl Method for Newton {
                 .direction_in_place(hess, grad, &mut self.direction, |hess, scratch| {
                     problem.value_gradient_hessian(x, scratch, hess);
                 })?;
-        advance_with(
-            problem,
-            state,
-            &mut self.direction,
-            self.eta,
-            self.line_search,
-            note,
-            x_next,
-            &mut self.buffers,
-        )
+        self.advance(problem, state, note, x_next)
     }
 }
 
@@ -839,18 +830,30 @@ impl Newton {
             }
             self.direction.clear();
             self.direction.extend_from_slice(&direction);
-            return advance_with(
-                problem,
-                state,
-                &mut self.direction,
-                self.eta,
-                self.line_search,
-                None,
-                x_next,
-                &mut self.buffers,
-            );
+            return self.advance(problem, state, None, x_next);
         }
         self.step_general(problem, state, x_next)
+    }
+
+    /// `x_next` from `x` along `self.direction` (the fixed step `η` or the
+    /// line search), with the solve's `note`.
+    fn advance(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        note: Option<&'static str>,
+        x_next: &mut [f64],
+    ) -> Result<StepInfo, StepFailure> {
+        advance_with(
+            problem,
+            state,
+            &mut self.direction,
+            self.eta,
+            self.line_search,
+            note,
+            x_next,
+            &mut self.buffers,
+        )
     }
 
     /// [`Method::step`] through [`NewtonSolver::direction`], for any `n`.
@@ -866,16 +869,7 @@ impl Newton {
         let note =
             self.solver
                 .direction(&state.hess, &state.grad, self.repair, &mut self.direction)?;
-        advance_with(
-            problem,
-            state,
-            &mut self.direction,
-            self.eta,
-            self.line_search,
-            note,
-            x_next,
-            &mut self.buffers,
-        )
+        self.advance(problem, state, note, x_next)
     }
 }
 
