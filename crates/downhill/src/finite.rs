@@ -3,9 +3,9 @@
 //!
 //! `v·0` is 0 for finite `v` and NaN otherwise, and NaN survives a sum, so
 //! a NaN total means a non-finite entry. There is no early exit and the
-//! sums are eight independent ones: the loop vectorizes and is not held up
-//! by the latency of the additions (an early-exit `all(is_finite)` runs at
-//! about one entry per cycle).
+//! sums are eight independent ones: the loop vectorizes (an early exit
+//! keeps the compiler from it) and is not held up by the latency of one
+//! running sum.
 
 /// Running sums of `v·0` over any number of slices.
 #[derive(Clone, Copy, Debug, Default)]
