@@ -197,7 +197,9 @@ fn trace_policy_bounds_the_records() {
 /// Steepest descent with a Moré–Thuente search through the driver (for
 /// n ≤ 4 the direction and the ray live on the stack) takes exactly the
 /// steps of a plain loop calling the public search on a closure, with one
-/// gradient per search trial plus one per accepted iterate.
+/// gradient per search trial plus one per accepted iterate where the
+/// search's last trial was another step (at its last trial, the driver takes
+/// the search's `f` and `∇f` instead of evaluating them again).
 #[test]
 fn small_line_search_steps_match_a_plain_loop() {
     use downhill::line_search::{LineSearch, MoreThuente};
@@ -222,17 +224,20 @@ fn small_line_search_steps_match_a_plain_loop() {
         let mut g = vec![0.0; n];
         let mut value = f.value_gradient(&x, &mut g);
         let mut gradients = 1;
+        let mut reused = 0;
         for _ in 0..iters {
             let d: Vec<f64> = g.iter().map(|v| -v).collect();
             let slope: f64 = g.iter().zip(&d).map(|(a, b)| a * b).sum();
             let mut trial = vec![0.0; n];
             let mut grad_t = vec![0.0; n];
+            let mut last = (f64::NAN, f64::NAN);
             let mut phi = |t: f64| {
                 for ((p, a), b) in trial.iter_mut().zip(&x).zip(&d) {
                     *p = a + t * b;
                 }
                 gradients += 1;
                 let v = f.value_gradient(&trial, &mut grad_t);
+                last = (t, v);
                 (v, grad_t.iter().zip(&d).map(|(a, b)| a * b).sum())
             };
             let found = MoreThuente::default()
@@ -241,9 +246,17 @@ fn small_line_search_steps_match_a_plain_loop() {
             for (a, b) in x.iter_mut().zip(&d) {
                 *a += found.t * b;
             }
-            value = f.value_gradient(&x, &mut g);
-            gradients += 1;
+            if last.0 == found.t {
+                value = last.1;
+                g.copy_from_slice(&grad_t);
+                reused += 1;
+            } else {
+                value = f.value_gradient(&x, &mut g);
+                gradients += 1;
+            }
         }
+        // Moré–Thuente mostly returns its last trial.
+        assert!(reused > iters / 2, "n = {n}: {reused} of {iters}");
         assert_eq!(
             x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             r.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
@@ -251,5 +264,123 @@ fn small_line_search_steps_match_a_plain_loop() {
         );
         assert_eq!(value.to_bits(), r.f.to_bits());
         assert_eq!(r.evaluations.grad, gradients, "n = {n}");
+    }
+}
+
+/// Where a line search's last trial is the step it returns, the driver takes
+/// that trial's `f` and `∇f` instead of evaluating them again: the iterates
+/// are those of a loop calling `Method::step` and evaluating every iterate,
+/// bit for bit, with fewer gradients. Both ray paths: n = 2 (stack) and
+/// n = 6 (kept buffers); a method needing `∇²f` evaluates as before.
+#[test]
+fn line_search_methods_hand_over_their_last_trial() {
+    use downhill::method::{Bfgs, LineSearchKind, Method, State};
+    use downhill::objective::Problem;
+
+    /// Iterates and gradient count of a loop over `Method::step`.
+    fn plain_loop(
+        f: &Formula,
+        method: &mut dyn Method,
+        x0: &[f64],
+        steps: usize,
+        need_hessian: bool,
+    ) -> (Vec<Vec<f64>>, Vec<f64>, usize) {
+        let n = x0.len();
+        let problem = Problem::new(f);
+        let hess_len = if need_hessian { n * n } else { 0 };
+        let evaluate = |state: &mut State| {
+            state.f = if need_hessian {
+                problem.value_gradient_hessian(&state.x, &mut state.grad, &mut state.hess)
+            } else {
+                problem.value_gradient(&state.x, &mut state.grad)
+            };
+        };
+        let mut state = State {
+            iteration: 0,
+            x: x0.to_vec(),
+            f: 0.0,
+            grad: vec![0.0; n],
+            hess: vec![0.0; hess_len],
+        };
+        evaluate(&mut state);
+        let (mut xs, mut fs) = (vec![state.x.clone()], vec![state.f]);
+        for k in 1..=steps {
+            let mut x_next = vec![0.0; n];
+            method.step(&problem, &state, &mut x_next).unwrap();
+            state.x = x_next;
+            state.iteration = k;
+            evaluate(&mut state);
+            xs.push(state.x.clone());
+            fs.push(state.f);
+        }
+        (xs, fs, problem.evaluations().grad)
+    }
+
+    let rosenbrock = |n: usize| {
+        let terms: Vec<String> = (1..n)
+            .map(|i| format!("100*(x{}-x{}^2)^2+(1-x{})^2", i + 1, i, i))
+            .collect();
+        formula(&terms.join("+"))
+    };
+    type Make = fn() -> Box<dyn Method>;
+    let methods: [(&str, Make, bool); 6] = [
+        (
+            "gd wolfe",
+            || Box::new(GradientDescent::new(1.0).with_line_search(LineSearchKind::Wolfe)),
+            true,
+        ),
+        (
+            "gd exact",
+            || Box::new(GradientDescent::new(1.0).with_line_search(LineSearchKind::Exact)),
+            true,
+        ),
+        ("bfgs", || Box::new(Bfgs::new()), true),
+        ("lbfgs", || Box::new(downhill::method::Lbfgs::new(5)), true),
+        (
+            "gd armijo (value only)",
+            || Box::new(GradientDescent::new(1.0).with_line_search(LineSearchKind::Armijo)),
+            false,
+        ),
+        (
+            "newton wolfe (needs the Hessian)",
+            || Box::new(Newton::new(1.0).with_line_search(LineSearchKind::Wolfe)),
+            false,
+        ),
+    ];
+    for n in [2usize, 6] {
+        let f = rosenbrock(n);
+        let x0: Vec<f64> = (0..n)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect();
+        for (name, make, hands_over) in methods {
+            let steps = 12;
+            let options = Options {
+                grad_tol: 0.0,
+                ..Options::book(steps)
+            };
+            let r = run(&f, &mut *make(), &x0, &options).unwrap();
+            assert_eq!(r.iterations, steps, "{name}, n = {n}: {:?}", r.status);
+            let need_hessian = name.starts_with("newton");
+            let (xs, fs, gradients) = plain_loop(&f, &mut *make(), &x0, steps, need_hessian);
+            for (k, (x, value)) in xs.iter().zip(&fs).enumerate() {
+                let record = r.trace.get(k);
+                let bits = |v: &[f64]| v.iter().map(|c| c.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(record.x), bits(x), "{name}, n = {n}, iterate {k}");
+                assert_eq!(
+                    record.f.to_bits(),
+                    value.to_bits(),
+                    "{name}, n = {n}, iterate {k}"
+                );
+            }
+            if hands_over {
+                assert!(
+                    r.evaluations.grad < gradients && r.evaluations.grad + steps >= gradients,
+                    "{name}, n = {n}: {} gradients, the plain loop {gradients}",
+                    r.evaluations.grad
+                );
+            } else {
+                assert_eq!(r.evaluations.grad, gradients, "{name}, n = {n}");
+            }
+        }
     }
 }

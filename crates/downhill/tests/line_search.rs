@@ -589,12 +589,14 @@ fn ray_evaluates_phi_and_its_slope_and_counts_the_calls() {
     assert_eq!(ray.value(0.25), 2.5 * 2.5 + 2.0 * 0.0); // (−2.5, 0)
     assert_eq!(ray.value_derivative(1.0), (25.0 + 72.0, 456.0 - 164.0));
     assert_eq!(ray.last_gradient(), Some((1.0, &[10.0, 24.0][..])));
+    assert_eq!(ray.last_evaluation(), Some((1.0, 97.0, &[10.0, 24.0][..])));
     let e = problem.evaluations();
     assert_eq!((e.f, e.grad, e.hess), (3, 2, 0));
 
-    // value() does not touch the kept gradient.
+    // value() does not touch the kept value and gradient.
     ray.value(0.5);
     assert_eq!(ray.last_gradient(), Some((1.0, &[10.0, 24.0][..])));
+    assert_eq!(ray.last_evaluation(), Some((1.0, 97.0, &[10.0, 24.0][..])));
     let mut point = [0.0; 2];
     ray.point_at(0.5, &mut point);
     assert_eq!(point, [0.0, 2.0]);

@@ -22,7 +22,7 @@ pub use options::{DivergenceReason, Options, Stall, Status};
 use serde::Serialize;
 
 use crate::finite::all_finite;
-use crate::method::{HessianNeed, Method, State, StepFailure};
+use crate::method::{HessianNeed, Method, NextIterate, State, StepFailure};
 use crate::objective::{Evaluations, Objective, Problem, Variables};
 use crate::scratch::{fresh_zeros, give_back, zeros};
 use crate::trace::{Record, Trace};
@@ -308,11 +308,10 @@ impl Iterate<'_, '_, '_> {
             }
             let iteration = state.iteration + 1;
             // The Hessian is evaluated afresh at the candidate: the step may
-            // use its buffer as workspace.
-            let info = match self
-                .method
-                .step_reusing_hessian(self.problem, state, &mut candidate.x)
-            {
+            // use its buffer as workspace. A step may hand over f and ∇f at
+            // the candidate (a line search's accepted point).
+            let mut next = NextIterate::new(&mut candidate.x, &mut candidate.grad);
+            let info = match self.method.step_into(self.problem, state, &mut next) {
                 Ok(info) => info,
                 // A line search that cannot decrease f even along -grad means
                 // no representable step improves f: the run has stalled.
@@ -324,6 +323,7 @@ impl Iterate<'_, '_, '_> {
                     }
                 }
             };
+            let handed_over = next.handed_over();
             let (finite, largest) = finite_and_largest(&candidate.x[..n]);
             if !finite {
                 break Status::Diverged {
@@ -342,7 +342,12 @@ impl Iterate<'_, '_, '_> {
             }
             candidate.iteration = iteration;
             std::mem::swap(&mut candidate.hess, &mut state.hess);
-            evaluate(self.problem, candidate, self.need, self.full);
+            match handed_over {
+                // Without second derivatives, what the step evaluated is all
+                // the candidate needs (the same bits as evaluating again).
+                Some(value) if self.need == HessianNeed::None => candidate.f = value,
+                _ => evaluate(self.problem, candidate, self.need, self.full),
+            }
             // A finite sum of squares means a finite gradient; otherwise look
             // closer (finite components may overflow when squared).
             let candidate_norm = norm(&candidate.grad[..n]);

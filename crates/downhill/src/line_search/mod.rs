@@ -96,9 +96,9 @@ impl<F: FnMut(f64) -> (f64, f64)> LineFunction for F {
 /// The ray `t ↦ x + t d` on a counted [`Problem`]: `value` costs one `f`
 /// evaluation, `value_derivative` one `f` and one `∇f` evaluation.
 ///
-/// It keeps the gradient at the last point evaluated with
+/// It keeps the value and the gradient at the last point evaluated with
 /// [`value_derivative`](LineFunction::value_derivative), so that a method
-/// can reuse it when the search returns that step.
+/// can reuse them when the search returns that step.
 ///
 /// ```
 /// use downhill::line_search::{LineFunction, Ray};
@@ -124,7 +124,9 @@ pub struct Ray<'a, 'o> {
     /// The point `x + t d` (first `n` entries), then `∇f` there: one
     /// allocation for both.
     work: Vec<f64>,
-    gradient_at: Option<f64>,
+    /// `t` and `f(x + t d)` of the last `value_derivative` call, whose
+    /// gradient is in `work[n..]`.
+    gradient_at: Option<(f64, f64)>,
 }
 
 /// Work buffers of a [`Ray`], kept by a method between steps so that a line
@@ -178,8 +180,15 @@ impl<'a, 'o> Ray<'a, 'o> {
     /// The step `t` and `∇f(x + t d)` of the last
     /// [`value_derivative`](LineFunction::value_derivative) call, if any.
     pub fn last_gradient(&self) -> Option<(f64, &[f64])> {
+        self.last_evaluation().map(|(t, _, gradient)| (t, gradient))
+    }
+
+    /// The step `t`, `f(x + t d)` and `∇f(x + t d)` of the last
+    /// [`value_derivative`](LineFunction::value_derivative) call, if any.
+    pub fn last_evaluation(&self) -> Option<(f64, f64, &[f64])> {
         let n = self.origin.len();
-        self.gradient_at.map(|t| (t, &self.work[n..]))
+        self.gradient_at
+            .map(|(t, value)| (t, value, &self.work[n..]))
     }
 
     /// Writes the point `x + t d` into `out` (same length as `x`).
@@ -211,7 +220,7 @@ impl LineFunction for Ray<'_, '_> {
         let (point, gradient) = self.move_to(t);
         let value = problem.value_gradient(point, gradient);
         let slope = gradient.iter().zip(direction).map(|(g, d)| g * d).sum();
-        self.gradient_at = Some(t);
+        self.gradient_at = Some((t, value));
         (value, slope)
     }
 }
@@ -220,11 +229,16 @@ impl LineFunction for Ray<'_, '_> {
 /// path): the same `φ(t) = f(x + t d)`, `φ′(t) = ∇f(x + t d) · d`, the same
 /// arithmetic in the same order and the same counted evaluations, with the
 /// point and the gradient in stack arrays, so the vector loops unroll and no
-/// buffer is carried between steps. It keeps no last gradient.
+/// buffer is carried between steps. Like `Ray`, it keeps the value and
+/// gradient of its last `value_derivative` call.
 pub(crate) struct FixedRay<'a, 'o, const N: usize> {
     problem: &'a Problem<'o>,
     origin: &'a [f64; N],
     direction: &'a [f64; N],
+    /// `t` and `f(x + t d)` of the last `value_derivative` call.
+    last: Option<(f64, f64)>,
+    /// `∇f(x + t d)` there.
+    gradient: [f64; N],
 }
 
 impl<'a, 'o, const N: usize> FixedRay<'a, 'o, N> {
@@ -239,7 +253,16 @@ impl<'a, 'o, const N: usize> FixedRay<'a, 'o, N> {
             problem,
             origin: x.try_into().ok()?,
             direction: d.try_into().ok()?,
+            last: None,
+            gradient: [0.0; N],
         })
+    }
+
+    /// The step `t`, `f(x + t d)` and `∇f(x + t d)` of the last
+    /// `value_derivative` call, if any.
+    #[inline(always)]
+    pub(crate) fn last_evaluation(&self) -> Option<(f64, f64, &[f64])> {
+        self.last.map(|(t, value)| (t, value, &self.gradient[..]))
     }
 
     /// `x + t d`.
@@ -260,13 +283,14 @@ impl<const N: usize> LineFunction for FixedRay<'_, '_, N> {
 
     fn value_derivative(&mut self, t: f64) -> (f64, f64) {
         let point = self.point(t);
-        let mut gradient = [0.0; N];
-        let value = self.problem.value_gradient(&point, &mut gradient);
-        let slope = gradient
+        let value = self.problem.value_gradient(&point, &mut self.gradient);
+        let slope = self
+            .gradient
             .iter()
             .zip(self.direction)
             .map(|(g, d)| g * d)
             .sum();
+        self.last = Some((t, value));
         (value, slope)
     }
 }
@@ -399,17 +423,28 @@ mod tests {
         let (by_ray, by_fixed) = (Problem::new(&objective), Problem::new(&objective));
         let mut ray = Ray::new(&by_ray, &x, &d);
         let mut fixed = FixedRay::<N>::new(&by_fixed, &x, &d).expect("N components");
+        assert!(fixed.last_evaluation().is_none());
         for t in [0.0, 1e-3, 0.37, 1.0, 2.5] {
             let (a, b) = (ray.value_derivative(t), fixed.value_derivative(t));
             assert_eq!(
                 (a.0.to_bits(), a.1.to_bits()),
                 (b.0.to_bits(), b.1.to_bits())
             );
-            assert_eq!(ray.value(t).to_bits(), fixed.value(t).to_bits());
+            // The same last evaluation, before and after a value-only call.
+            for _ in 0..2 {
+                let (kept_by_ray, kept_by_fixed) = (
+                    ray.last_evaluation().unwrap(),
+                    fixed.last_evaluation().unwrap(),
+                );
+                assert_eq!(kept_by_ray.0, t);
+                assert_eq!(kept_by_ray.1.to_bits(), a.0.to_bits());
+                assert_eq!(kept_by_ray, kept_by_fixed);
+                assert_eq!(ray.value(t / 2.0).to_bits(), fixed.value(t / 2.0).to_bits());
+            }
         }
         assert_eq!(by_ray.evaluations(), by_fixed.evaluations());
         assert_eq!(by_fixed.evaluations().grad, 5);
-        assert_eq!(by_fixed.evaluations().f, 10);
+        assert_eq!(by_fixed.evaluations().f, 15);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use super::descent::{advance, LineSearchKind};
 use super::newton::{newton_direction, HessianRepair};
-use super::{HessianNeed, Lbfgs, Method, State, StepFailure, StepInfo};
+use super::{HessianNeed, Lbfgs, Method, NextIterate, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Largest dimension for which the default uses Newton's method.
@@ -54,7 +54,7 @@ impl Method for RobustNewton {
             1.0,
             LineSearchKind::Wolfe,
             note,
-            x_next,
+            &mut NextIterate::x_only(x_next),
         )
     }
 }

@@ -10,7 +10,7 @@
 //! stale quasi-Newton matrix), the step falls back to steepest descent
 //! `d = −∇f` and says so in the trace, instead of failing an assertion.
 
-use super::{State, StepFailure, StepInfo};
+use super::{NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::{
     Armijo, Exact, FixedRay, Golden, LineFunction, LineSearch, LineSearchError, LineSearchResult,
     MoreThuente, Ray, RayBuffers,
@@ -71,8 +71,10 @@ impl LineSearchKind {
 /// The note recorded when the direction had to be replaced by `−∇f`.
 pub const FELL_BACK: &str = "not a descent direction: used -grad";
 
-/// Writes `x_next = x + t d`, with `t = eta` (no search) or the line search's
-/// step from the trial step `eta`. `direction` may be replaced by `−∇f`.
+/// Writes `x_{k+1} = x + t d` into `next`, with `t = eta` (no search) or the
+/// line search's step from the trial step `eta`. `direction` may be replaced
+/// by `−∇f`. Where the search evaluated `f` and `∇f` at the step it returns,
+/// they are handed over to `next` (the driver then skips that evaluation).
 pub(crate) fn advance(
     problem: &Problem<'_>,
     state: &State,
@@ -80,7 +82,7 @@ pub(crate) fn advance(
     eta: f64,
     search: LineSearchKind,
     note: Option<&'static str>,
-    x_next: &mut [f64],
+    next: &mut NextIterate<'_>,
 ) -> Result<StepInfo, StepFailure> {
     advance_with(
         problem,
@@ -89,7 +91,7 @@ pub(crate) fn advance(
         eta,
         search,
         note,
-        x_next,
+        next,
         &mut RayBuffers::default(),
     )
 }
@@ -104,16 +106,14 @@ pub(crate) fn advance_with(
     eta: f64,
     search: LineSearchKind,
     note: Option<&'static str>,
-    x_next: &mut [f64],
+    next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<StepInfo, StepFailure> {
     if search == LineSearchKind::None {
-        move_along(&state.x, direction, eta, x_next);
+        move_along(&state.x, direction, eta, next.x);
         return Ok(StepInfo { note });
     }
-    search_along(
-        problem, state, direction, eta, search, note, x_next, buffers,
-    )
+    search_along(problem, state, direction, eta, search, note, next, buffers)
 }
 
 /// The line-search half of [`advance_with`].
@@ -126,7 +126,7 @@ fn search_along(
     eta: f64,
     search: LineSearchKind,
     note: Option<&'static str>,
-    x_next: &mut [f64],
+    next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<StepInfo, StepFailure> {
     let mut note = note;
@@ -137,17 +137,18 @@ fn search_along(
         note = Some(FELL_BACK);
         if slope == 0.0 {
             // ∇f = 0: a stationary point; nothing to search.
-            x_next.copy_from_slice(&state.x);
+            next.x.copy_from_slice(&state.x);
             return Ok(StepInfo { note });
         }
     }
     loop {
         let outcome = search_ray(
-            problem, &state.x, direction, search, state.f, slope, eta, buffers,
+            problem, &state.x, direction, search, state.f, slope, eta, next, buffers,
         );
         match outcome {
             Ok(found) => {
-                move_along(&state.x, direction, found.t, x_next);
+                // The ray's point `x + t d`, computed the same way.
+                move_along(&state.x, direction, found.t, next.x);
                 return Ok(StepInfo { note });
             }
             Err(error) => {
@@ -167,7 +168,9 @@ fn search_along(
 /// Runs `search` on `φ(t) = f(x + t d)` from `φ(0) = phi0`, `φ′(0) = slope`
 /// and the trial step `eta`: on a [`FixedRay`] for `n ≤ 4` (stack vectors,
 /// unrolled loops), else on a [`Ray`] reusing `buffers`. Both rays compute
-/// the same numbers and count the same evaluations.
+/// the same numbers and count the same evaluations. When the search's last
+/// evaluation of `f` and `∇f` was at the step it returns, they are handed
+/// over to `next`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn search_ray(
@@ -178,6 +181,7 @@ fn search_ray(
     phi0: f64,
     slope: f64,
     eta: f64,
+    next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<LineSearchResult, LineSearchError> {
     fn fixed<const N: usize>(
@@ -186,16 +190,19 @@ fn search_ray(
         direction: &[f64],
         search: LineSearchKind,
         (phi0, slope, eta): (f64, f64, f64),
+        next: &mut NextIterate<'_>,
     ) -> Option<Result<LineSearchResult, LineSearchError>> {
         let mut ray = FixedRay::<N>::new(problem, x, direction)?;
-        Some(search.search(&mut ray, phi0, slope, eta))
+        let outcome = search.search(&mut ray, phi0, slope, eta);
+        hand_over(&outcome, ray.last_evaluation(), next);
+        Some(outcome)
     }
     let start = (phi0, slope, eta);
     let small = match x.len() {
-        1 => fixed::<1>(problem, x, direction, search, start),
-        2 => fixed::<2>(problem, x, direction, search, start),
-        3 => fixed::<3>(problem, x, direction, search, start),
-        4 => fixed::<4>(problem, x, direction, search, start),
+        1 => fixed::<1>(problem, x, direction, search, start, next),
+        2 => fixed::<2>(problem, x, direction, search, start, next),
+        3 => fixed::<3>(problem, x, direction, search, start, next),
+        4 => fixed::<4>(problem, x, direction, search, start, next),
         _ => None,
     };
     if let Some(outcome) = small {
@@ -203,8 +210,24 @@ fn search_ray(
     }
     let mut ray = Ray::reusing(problem, x, direction, std::mem::take(buffers));
     let outcome = search.search(&mut ray, phi0, slope, eta);
+    hand_over(&outcome, ray.last_evaluation(), next);
     *buffers = ray.into_buffers();
     outcome
+}
+
+/// Hands `f` and `∇f` of the ray's last evaluation over to `next` if the
+/// search returned that very step (the same `t`, so the same point).
+#[inline(always)]
+fn hand_over(
+    outcome: &Result<LineSearchResult, LineSearchError>,
+    last: Option<(f64, f64, &[f64])>,
+    next: &mut NextIterate<'_>,
+) {
+    if let (Ok(found), Some((t, value, gradient))) = (outcome, last) {
+        if t.to_bits() == found.t.to_bits() {
+            next.hand_over(value, gradient);
+        }
+    }
 }
 
 fn move_along(x: &[f64], d: &[f64], t: f64, out: &mut [f64]) {

@@ -7,7 +7,7 @@
 //! `f(x) = x²` from `x0 = 10`, `η = 0.2` gives `x10 = 10·0.6¹⁰ = 0.060466`.
 
 use super::descent::{advance_with, LineSearchKind};
-use super::{push_number, Method, State, StepFailure, StepInfo};
+use super::{push_number, Method, NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
@@ -57,14 +57,14 @@ impl GradientDescent {
         &mut self,
         problem: &Problem<'_>,
         state: &State,
-        x_next: &mut [f64],
+        next: &mut NextIterate<'_>,
     ) -> Result<StepInfo, StepFailure> {
         // d = −∇f: on the stack for n ≤ 4, else in the kept buffer.
         match state.grad.len() {
-            1 => return self.search_from::<1>(problem, state, x_next),
-            2 => return self.search_from::<2>(problem, state, x_next),
-            3 => return self.search_from::<3>(problem, state, x_next),
-            4 => return self.search_from::<4>(problem, state, x_next),
+            1 => return self.search_from::<1>(problem, state, next),
+            2 => return self.search_from::<2>(problem, state, next),
+            3 => return self.search_from::<3>(problem, state, next),
+            4 => return self.search_from::<4>(problem, state, next),
             _ => {}
         }
         self.direction.clear();
@@ -76,7 +76,7 @@ impl GradientDescent {
             self.eta,
             self.line_search,
             None,
-            x_next,
+            next,
             &mut self.buffers,
         )
     }
@@ -88,7 +88,7 @@ impl GradientDescent {
         &mut self,
         problem: &Problem<'_>,
         state: &State,
-        x_next: &mut [f64],
+        next: &mut NextIterate<'_>,
     ) -> Result<StepInfo, StepFailure> {
         let mut direction = [0.0; N];
         for (d, g) in direction.iter_mut().zip(&state.grad) {
@@ -101,9 +101,18 @@ impl GradientDescent {
             self.eta,
             self.line_search,
             None,
-            x_next,
+            next,
             &mut self.buffers,
         )
+    }
+
+    /// `x ← x − η ∇f`, into `x_next`.
+    #[inline(always)]
+    fn fixed_step(&self, state: &State, x_next: &mut [f64]) -> Result<StepInfo, StepFailure> {
+        for ((next, x), g) in x_next.iter_mut().zip(&state.x).zip(&state.grad) {
+            *next = x - self.eta * g;
+        }
+        Ok(StepInfo::default())
     }
 }
 
@@ -130,11 +139,22 @@ impl Method for GradientDescent {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
         if self.line_search != LineSearchKind::None {
-            return self.step_with_search(problem, state, x_next);
+            return self.step_with_search(problem, state, &mut NextIterate::x_only(x_next));
         }
-        for ((next, x), g) in x_next.iter_mut().zip(&state.x).zip(&state.grad) {
-            *next = x - self.eta * g;
+        self.fixed_step(state, x_next)
+    }
+
+    /// [`Method::step`], handing over `f` and `∇f` where the line search
+    /// evaluated them at the step it returns.
+    fn step_into(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &mut State,
+        next: &mut NextIterate<'_>,
+    ) -> Result<StepInfo, StepFailure> {
+        if self.line_search != LineSearchKind::None {
+            return self.step_with_search(problem, state, next);
         }
-        Ok(StepInfo::default())
+        self.fixed_step(state, next.x)
     }
 }

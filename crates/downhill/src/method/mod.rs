@@ -121,18 +121,84 @@ pub trait Method {
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure>;
 
-    /// [`Method::step`] where [`State::hess`] may be used as workspace and
-    /// left overwritten: the driver calls this one, because it evaluates
-    /// `∇²f` afresh at the next iterate before anything reads the buffer
-    /// again. `x`, `f` and `grad` stay as they are. The default is `step`;
-    /// Newton's method factors a large Hessian in place instead of copying it.
-    fn step_reusing_hessian(
+    /// [`Method::step`] as the driver calls it, with two liberties:
+    ///
+    /// - [`State::hess`] may be used as workspace and left overwritten,
+    ///   because the driver evaluates `∇²f` afresh at the next iterate
+    ///   before anything reads the buffer again (`x`, `f` and `grad` stay as
+    ///   they are). Newton's method factors a large Hessian in place
+    ///   instead of copying it.
+    /// - Where the step has evaluated `f` and `∇f` at the `x_{k+1}` it writes
+    ///   (a line search's accepted trial point), it may hand them over
+    ///   ([`NextIterate::hand_over`]) and the driver does not evaluate them
+    ///   again.
+    ///
+    /// The default calls `step`.
+    fn step_into(
         &mut self,
         problem: &Problem<'_>,
         state: &mut State,
-        x_next: &mut [f64],
+        next: &mut NextIterate<'_>,
     ) -> Result<StepInfo, StepFailure> {
-        self.step(problem, state, x_next)
+        self.step(problem, state, next.x)
+    }
+}
+
+/// Where a step writes `x_{k+1}` ([`Method::step_into`]), and where it may
+/// leave `f(x_{k+1})` and `∇f(x_{k+1})` when it has evaluated them there.
+#[derive(Debug)]
+pub struct NextIterate<'a> {
+    /// `x_{k+1}`: every step writes it.
+    pub x: &'a mut [f64],
+    /// Room for `∇f(x_{k+1})`; empty when the caller takes no hand-over.
+    grad: &'a mut [f64],
+    /// `f(x_{k+1})` once handed over.
+    value: Option<f64>,
+}
+
+impl<'a> NextIterate<'a> {
+    /// `x_{k+1}` goes to `x`; a hand-over of `f` and `∇f` is taken into
+    /// `grad` (same length as `x`).
+    pub fn new(x: &'a mut [f64], grad: &'a mut [f64]) -> Self {
+        debug_assert_eq!(x.len(), grad.len());
+        NextIterate {
+            x,
+            grad,
+            value: None,
+        }
+    }
+
+    /// Only `x_{k+1}`, into `x`: [`NextIterate::hand_over`] is refused
+    /// (what [`Method::step`] offers).
+    pub fn x_only(x: &'a mut [f64]) -> Self {
+        NextIterate {
+            x,
+            grad: &mut [],
+            value: None,
+        }
+    }
+
+    /// Whether a hand-over is taken.
+    pub fn takes_hand_over(&self) -> bool {
+        !self.grad.is_empty() && self.grad.len() == self.x.len()
+    }
+
+    /// Hands over `f(x_{k+1}) = value` and `∇f(x_{k+1}) = grad`, evaluated
+    /// at exactly the numbers written into [`NextIterate::x`] (so the driver's
+    /// own evaluation would give the same bits). Returns whether it was
+    /// taken; `grad` must have `x`'s length.
+    pub fn hand_over(&mut self, value: f64, grad: &[f64]) -> bool {
+        if !self.takes_hand_over() || grad.len() != self.grad.len() {
+            return false;
+        }
+        self.grad.copy_from_slice(grad);
+        self.value = Some(value);
+        true
+    }
+
+    /// `f(x_{k+1})` if a step handed it over (and `∇f` with it).
+    pub fn handed_over(&self) -> Option<f64> {
+        self.value
     }
 }
 
@@ -205,5 +271,32 @@ mod number_tests {
             super::push_number(&mut out, v);
             assert_eq!(out, format!("{v}"), "{v:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod next_iterate_tests {
+    use super::NextIterate;
+
+    #[test]
+    fn a_hand_over_is_taken_only_where_offered_and_whole() {
+        let mut x = [1.0, 2.0];
+        let mut only = NextIterate::x_only(&mut x);
+        assert!(!only.takes_hand_over());
+        assert!(!only.hand_over(3.0, &[4.0, 5.0]));
+        assert_eq!(only.handed_over(), None);
+
+        let mut grad = [0.0; 2];
+        let mut next = NextIterate::new(&mut x, &mut grad);
+        assert!(next.takes_hand_over());
+        assert_eq!(next.handed_over(), None);
+        assert!(
+            !next.hand_over(3.0, &[4.0]),
+            "a gradient of the wrong length"
+        );
+        assert_eq!(next.handed_over(), None);
+        assert!(next.hand_over(3.0, &[4.0, 5.0]));
+        assert_eq!(next.handed_over(), Some(3.0));
+        assert_eq!(grad, [4.0, 5.0]);
     }
 }

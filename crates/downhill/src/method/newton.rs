@@ -26,7 +26,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{ColMut, Conj, MatMut, MatRef, Par};
 
 use super::descent::{advance_with, LineSearchKind};
-use super::{push_number, HessianNeed, Method, State, StepFailure, StepInfo};
+use super::{push_number, HessianNeed, Method, NextIterate, State, StepFailure, StepInfo};
 use crate::finite::FiniteCheck;
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
@@ -771,13 +771,16 @@ impl Method for Newton {
     /// factored in the state's buffer (`NewtonSolver::direction_in_place`);
     /// where it is not positive definite, the LU fallback evaluates `∇²f`
     /// at `x` once more (counted in the evaluations). Otherwise as `step`.
-    fn step_reusing_hessian(
+    /// (No hand-over of `f` and `∇f`: the driver evaluates `∇²f` at the
+    /// next iterate anyway, with them.)
+    fn step_into(
         &mut self,
         problem: &Problem<'_>,
         state: &mut State,
-        x_next: &mut [f64],
+        next: &mut NextIterate<'_>,
     ) -> Result<StepInfo, StepFailure> {
         let n = state.x.len();
+        let x_next = &mut *next.x;
         if n < IN_PLACE_MIN_DIM || self.repair != HessianRepair::Exact {
             return self.step(problem, state, x_next);
         }
@@ -851,7 +854,7 @@ impl Newton {
             self.eta,
             self.line_search,
             note,
-            x_next,
+            &mut NextIterate::x_only(x_next),
             &mut self.buffers,
         )
     }

@@ -30,7 +30,7 @@
 //! when the objective has it, so memory stays O(n).
 
 use super::descent::{advance_with, LineSearchKind};
-use super::{HessianNeed, Method, State, StepFailure, StepInfo};
+use super::{HessianNeed, Method, NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
@@ -161,7 +161,7 @@ impl Method for Precond {
                 self.eta,
                 self.line_search,
                 None,
-                x_next,
+                &mut NextIterate::x_only(x_next),
                 &mut self.buffers,
             );
         }

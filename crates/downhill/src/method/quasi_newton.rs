@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 
 use super::descent::{advance_with, dot, LineSearchKind};
-use super::{Method, State, StepFailure, StepInfo};
+use super::{Method, NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
@@ -159,7 +159,7 @@ impl Bfgs {
         n: usize,
         problem: &Problem<'_>,
         state: &State,
-        x_next: &mut [f64],
+        next: &mut NextIterate<'_>,
     ) -> Result<StepInfo, StepFailure> {
         let (x, grad) = (&state.x[..n], &state.grad[..n]);
         // A new run (or a new dimension): forget the previous iterate.
@@ -200,7 +200,7 @@ impl Bfgs {
             trial,
             self.line_search,
             None,
-            x_next,
+            next,
             &mut self.buffers,
         );
         if matches!(result, Ok(StepInfo { note: Some(_) })) {
@@ -210,6 +210,22 @@ impl Bfgs {
         p.x_prev.copy_from_slice(x);
         p.grad_prev.copy_from_slice(grad);
         result
+    }
+
+    /// One step, `n` a literal for small dimensions.
+    fn step_to(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        next: &mut NextIterate<'_>,
+    ) -> Result<StepInfo, StepFailure> {
+        match state.x.len() {
+            1 => self.step_n(1, problem, state, next),
+            2 => self.step_n(2, problem, state, next),
+            3 => self.step_n(3, problem, state, next),
+            4 => self.step_n(4, problem, state, next),
+            n => self.step_n(n, problem, state, next),
+        }
     }
 }
 
@@ -257,13 +273,18 @@ impl Method for Bfgs {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        match state.x.len() {
-            1 => self.step_n(1, problem, state, x_next),
-            2 => self.step_n(2, problem, state, x_next),
-            3 => self.step_n(3, problem, state, x_next),
-            4 => self.step_n(4, problem, state, x_next),
-            n => self.step_n(n, problem, state, x_next),
-        }
+        self.step_to(problem, state, &mut NextIterate::x_only(x_next))
+    }
+
+    /// [`Method::step`], handing over `f` and `∇f` where the line search
+    /// evaluated them at the step it returns.
+    fn step_into(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &mut State,
+        next: &mut NextIterate<'_>,
+    ) -> Result<StepInfo, StepFailure> {
+        self.step_to(problem, state, next)
     }
 }
 
@@ -344,6 +365,29 @@ impl Method for Lbfgs {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
+        self.step_to(problem, state, &mut NextIterate::x_only(x_next))
+    }
+
+    /// [`Method::step`], handing over `f` and `∇f` where the line search
+    /// evaluated them at the step it returns.
+    fn step_into(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &mut State,
+        next: &mut NextIterate<'_>,
+    ) -> Result<StepInfo, StepFailure> {
+        self.step_to(problem, state, next)
+    }
+}
+
+impl Lbfgs {
+    /// One step into `next`.
+    fn step_to(
+        &mut self,
+        problem: &Problem<'_>,
+        state: &State,
+        next: &mut NextIterate<'_>,
+    ) -> Result<StepInfo, StepFailure> {
         let mut trial = 1.0;
         if !self.previous.pair(state) {
             self.pairs.clear();
@@ -372,7 +416,7 @@ impl Method for Lbfgs {
             trial,
             self.line_search,
             None,
-            x_next,
+            next,
             &mut self.buffers,
         );
         if matches!(result, Ok(StepInfo { note: Some(_) })) {
