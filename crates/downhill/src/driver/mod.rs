@@ -7,9 +7,10 @@
 //! loop:
 //!     ‖∇f(x_k)‖ ≤ grad_tol       → converged
 //!     k = max_iterations          → iteration limit
-//!     x_{k+1} = method.step(x_k)  (failure → method failed)
+//!     x_{k+1} = method.step_into(x_k)  (failure → method failed)
 //!     x_{k+1} not finite or ‖x_{k+1}‖∞ > bound → diverged
-//!     evaluate at x_{k+1}; f or ∇f not finite  → diverged
+//!     evaluate at x_{k+1} (f, ∇f: unless the step handed them over)
+//!     f or ∇f not finite → diverged
 //!     record
 //!     ‖x_{k+1} − x_k‖∞ ≤ x_tol·max(1, ‖x_k‖∞)            → stalled (step)
 //!     |f_{k+1} − f_k| ≤ f_tol·max(1, |f_k|, |f_{k+1}|)  → stalled (value)
