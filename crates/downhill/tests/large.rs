@@ -1197,3 +1197,74 @@ fn newton_through_the_driver_factors_in_place_with_the_copying_steps_numbers() {
         assert!(g.iter().all(|v| v.abs() < 1e-10), "{name}: {g:?}");
     }
 }
+
+/// A typed term's value and slope are the formula's own at every lane: its
+/// machine code point by point where the formula has some (then exactly
+/// `Formula::value_gradient`), else its lane evaluator.
+#[test]
+fn formula_terms_evaluate_as_their_formula() {
+    // 40 points per coefficient set, where the lane evaluator's `sin`,
+    // `exp` and `ln` kernels (within 2 ulp) and the C library's differ in
+    // the last bit at some of them: the bitwise test below tells the paths
+    // apart.
+    for chunk in 0..5 {
+        let x: [f64; downhill::large::LANES] =
+            std::array::from_fn(|l| -3.0 + 0.85 * l as f64 + 0.37 * chunk as f64);
+        check_formula_terms(&x);
+    }
+}
+
+fn check_formula_terms(x: &[f64; downhill::large::LANES]) {
+    use downhill::large::{CoefLanes, Term, LANES, MAX_COEFS};
+    let x = *x;
+    let mut c: CoefLanes = [[0.0; LANES]; MAX_COEFS];
+    for (k, lanes) in c.iter_mut().enumerate() {
+        *lanes = std::array::from_fn(|l| 0.5 + 0.3 * k as f64 + 0.1 * l as f64);
+    }
+    for (source, names) in [
+        ("a*x^2 + sin(b*x)", vec!["a", "b"]),
+        ("a*(x-b)^2 + log(1+exp(c*x))", vec!["a", "b", "c"]),
+        // Five variables: no machine code, the lane evaluator.
+        ("a*x^2 + b*x + c*cos(x) + d", vec!["a", "b", "c", "d"]),
+    ] {
+        let term = FormulaTerm::parse(source, &names).unwrap();
+        let formula = term.formula();
+        let m = names.len() + 1;
+        let (value, slope) = term.value_slope(&x, &c);
+        if m > 4 {
+            assert!(!formula.is_native(), "{source}");
+        }
+        if formula.is_native() {
+            for l in 0..LANES {
+                let mut point = vec![x[l]];
+                point.extend((0..names.len()).map(|k| c[k][l]));
+                let mut grad = vec![0.0; m];
+                let v = formula.value_gradient(&point, &mut grad);
+                assert_eq!(value[l].to_bits(), v.to_bits(), "{source}, lane {l}");
+                assert_eq!(slope[l].to_bits(), grad[0].to_bits(), "{source}, lane {l}");
+            }
+        } else {
+            let mut point = vec![x];
+            point.extend_from_slice(&c[..names.len()]);
+            let mut lanes_value = [0.0; LANES];
+            let mut grad = vec![[0.0; LANES]; m];
+            formula.value_gradient_lanes(&point, &mut lanes_value, &mut grad);
+            assert_eq!(value, lanes_value, "{source}");
+            assert_eq!(slope, grad[0], "{source}");
+        }
+        // Either way the slope is the derivative in x (a central difference).
+        for l in 0..LANES {
+            let at = |t: f64| {
+                let mut shifted = x;
+                shifted[l] = t;
+                term.value_slope(&shifted, &c).0[l]
+            };
+            let h = 1e-6;
+            let difference = (at(x[l] + h) - at(x[l] - h)) / (2.0 * h);
+            assert!(
+                (difference - slope[l]).abs() <= 1e-6 * (1.0 + slope[l].abs()),
+                "{source}, lane {l}"
+            );
+        }
+    }
+}
