@@ -137,6 +137,30 @@ enum NativeOrder {
 #[cfg(not(feature = "native"))]
 type NativeFn = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
 
+/// [`Formula::value_gradient`]'s machine code for a formula of `M`
+/// variables, called without the per-call checks: the array types fix the
+/// lengths, and the borrow keeps the formula (which owns the code) alive.
+#[derive(Clone, Copy)]
+pub(crate) struct GradientCode<'a, const M: usize> {
+    #[cfg(feature = "native")]
+    function: native::NativeFn,
+    #[cfg(not(feature = "native"))]
+    function: NativeFn,
+    _formula: std::marker::PhantomData<&'a Formula>,
+}
+
+impl<const M: usize> GradientCode<'_, M> {
+    /// `f(x)`, with `∇f(x)` written into `grad`: exactly
+    /// [`Formula::value_gradient`].
+    #[inline(always)]
+    pub(crate) fn value_gradient(&self, x: &[f64; M], grad: &mut [f64; M]) -> f64 {
+        // SAFETY: the code reads `M = dim` numbers from `x` and writes `M`
+        // to `grad` (`Formula::gradient_code` checked `M`); the formula
+        // that owns the code outlives `self`.
+        unsafe { (self.function)(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut()) }
+    }
+}
+
 /// Whether new formulas run machine code: yes, unless the environment
 /// variable `DOWNHILL_NATIVE` is `0` (read once per process; for systems
 /// that forbid executable memory, and to compare with the interpreter).
@@ -249,6 +273,20 @@ impl Formula {
     #[inline]
     fn native_ready(&self, _order: NativeOrder) -> Option<NativeFn> {
         None
+    }
+
+    /// The machine code of `f` and `∇f` for callers that evaluate many
+    /// points of a formula of `M` variables: `None` without machine code or
+    /// when `M` is not [`dim`](Self::dim). Compiles the code on first use.
+    pub(crate) fn gradient_code<const M: usize>(&self) -> Option<GradientCode<'_, M>> {
+        if M != self.dim() {
+            return None;
+        }
+        let function = self.native_function(NativeOrder::Gradient)?;
+        Some(GradientCode {
+            function,
+            _formula: std::marker::PhantomData,
+        })
     }
 
     /// The formula text as given.

@@ -161,24 +161,23 @@ impl Term for FormulaTerm {
     /// The formula's machine code at each lane, or one pass of its lane
     /// evaluator (SIMD, exact derivatives). For eight points of a small
     /// formula the lane evaluator's per-call set-up costs more than eight
-    /// calls of machine code: per point 5.5 against 7.9 ns on `a*x^2`, 18
-    /// against 25 ns on `a*x^2 + sin(b*x)` (a throwaway probe; the README's
-    /// 50-step `--separable "a*x^2"` run at d = 2·10⁷: 14.9 → 11.1 s).
+    /// calls of machine code: the README's 50-step `--separable "a*x^2"`
+    /// run at d = 2·10⁷ took 14.9 s with the lane evaluator and 9.0 s this
+    /// way; 20 steps of `a*x^2 + sin(b*x)` 15.1–16.5 s and 10.2–12.1 s
+    /// (alternating runs, this machine).
     fn value_slope(&self, x: &Lanes, c: &CoefLanes) -> (Lanes, Lanes) {
         let m = self.count + 1;
         if self.native {
-            let mut point = [0.0; MAX_COEFS + 1];
-            let mut grad = [0.0; MAX_COEFS + 1];
-            let (mut value, mut slope) = ([0.0; LANES], [0.0; LANES]);
-            for l in 0..LANES {
-                point[0] = x[l];
-                for k in 0..self.count {
-                    point[k + 1] = c[k][l];
-                }
-                value[l] = self.formula.value_gradient(&point[..m], &mut grad[..m]);
-                slope[l] = grad[0];
+            let by_code = match m {
+                1 => machine_code_lanes::<1>(&self.formula, x, c),
+                2 => machine_code_lanes::<2>(&self.formula, x, c),
+                3 => machine_code_lanes::<3>(&self.formula, x, c),
+                4 => machine_code_lanes::<4>(&self.formula, x, c),
+                _ => None,
+            };
+            if let Some(found) = by_code {
+                return found;
             }
-            return (value, slope);
         }
         let mut point = [[0.0; LANES]; MAX_COEFS + 1];
         let mut grad = [[0.0; LANES]; MAX_COEFS + 1];
@@ -189,4 +188,24 @@ impl Term for FormulaTerm {
             .value_gradient_lanes(&point[..m], &mut value, &mut grad[..m]);
         (value, grad[0])
     }
+}
+
+/// Value and slope at each lane by the formula's machine code for `M`
+/// variables (`x`, then the coefficients), the point in a stack array;
+/// `None` if the formula has no such code.
+#[inline(always)]
+fn machine_code_lanes<const M: usize>(
+    formula: &Formula,
+    x: &Lanes,
+    c: &CoefLanes,
+) -> Option<(Lanes, Lanes)> {
+    let code = formula.gradient_code::<M>()?;
+    let (mut value, mut slope) = ([0.0; LANES], [0.0; LANES]);
+    let mut grad = [0.0; M];
+    for l in 0..LANES {
+        let point: [f64; M] = std::array::from_fn(|k| if k == 0 { x[l] } else { c[k - 1][l] });
+        value[l] = code.value_gradient(&point, &mut grad);
+        slope[l] = grad[0];
+    }
+    Some((value, slope))
 }
