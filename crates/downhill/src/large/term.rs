@@ -98,9 +98,6 @@ where
 pub struct FormulaTerm {
     formula: Formula,
     count: usize,
-    /// Whether value and slope come from machine code (decided, and the
-    /// code compiled, when the term is parsed).
-    native: bool,
 }
 
 impl FormulaTerm {
@@ -117,11 +114,9 @@ impl FormulaTerm {
         let mut variables = vec!["x"];
         variables.extend_from_slice(names);
         let formula = Formula::parse_with_vars(source, &variables)?;
-        let native = formula.is_native();
         Ok(FormulaTerm {
             formula,
             count: names.len(),
-            native,
         })
     }
 
@@ -167,17 +162,15 @@ impl Term for FormulaTerm {
     /// (alternating runs, this machine).
     fn value_slope(&self, x: &Lanes, c: &CoefLanes) -> (Lanes, Lanes) {
         let m = self.count + 1;
-        if self.native {
-            let by_code = match m {
-                1 => machine_code_lanes::<1>(&self.formula, x, c),
-                2 => machine_code_lanes::<2>(&self.formula, x, c),
-                3 => machine_code_lanes::<3>(&self.formula, x, c),
-                4 => machine_code_lanes::<4>(&self.formula, x, c),
-                _ => None,
-            };
-            if let Some(found) = by_code {
-                return found;
-            }
+        let by_code = match m {
+            1 => machine_code_lanes::<1>(&self.formula, x, c),
+            2 => machine_code_lanes::<2>(&self.formula, x, c),
+            3 => machine_code_lanes::<3>(&self.formula, x, c),
+            4 => machine_code_lanes::<4>(&self.formula, x, c),
+            _ => None,
+        };
+        if let Some(found) = by_code {
+            return found;
         }
         let mut point = [[0.0; LANES]; MAX_COEFS + 1];
         let mut grad = [[0.0; LANES]; MAX_COEFS + 1];
