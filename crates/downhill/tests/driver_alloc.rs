@@ -1,6 +1,6 @@
-//! What a short run allocates once the thread's working buffers are warm: a
+//! What a run allocates once the thread's working buffers are warm: a
 //! counting global allocator around repeated Newton runs on 2-D Rosenbrock
-//! (W5 Newton).
+//! (W5 Newton) and L-BFGS runs of two lengths on 6-D Rosenbrock.
 //!
 //! One test only, so that no other test thread allocates while counting.
 
@@ -8,8 +8,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use downhill::driver::{run, Options};
-use downhill::method::Newton;
+use downhill::method::{Lbfgs, Newton};
 use downhill::objective::Manual;
+use downhill::trace::TracePolicy;
 
 struct Counting;
 
@@ -39,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn a_warm_newton_run_allocates_only_what_it_returns() {
+fn warm_runs_allocate_what_they_return_and_nothing_per_step() {
     let rosenbrock = Manual::new(
         2,
         |x: &[f64]| 100.0 * (x[1] - x[0] * x[0]).powi(2) + (1.0 - x[0]).powi(2),
@@ -69,4 +70,52 @@ fn a_warm_newton_run_allocates_only_what_it_returns() {
         assert_eq!(result.x, first.x);
         assert_eq!(result.trace.len(), 21);
     }
+
+    // L-BFGS on 6-D Rosenbrock (the line search on kept buffers, n > 4):
+    // once its pairs are full, a step allocates nothing, so a run of 30
+    // steps allocates what one of 10 does.
+    let n = 6;
+    let extended = Manual::new(
+        n,
+        |x: &[f64]| {
+            (0..x.len() - 1)
+                .map(|i| 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2))
+                .sum()
+        },
+        |x: &[f64], g: &mut [f64]| {
+            g.fill(0.0);
+            for i in 0..x.len() - 1 {
+                let t = x[i + 1] - x[i] * x[i];
+                g[i] += -400.0 * x[i] * t - 2.0 * (1.0 - x[i]);
+                g[i + 1] += 200.0 * t;
+            }
+        },
+        |_: &[f64], _: &mut [f64]| {},
+    );
+    let x0: Vec<f64> = (0..n)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect();
+    let mut lbfgs = Lbfgs::new(5);
+    let mut count = |steps: usize| {
+        let options = Options {
+            max_iterations: steps,
+            grad_tol: 0.0,
+            x_tol: 0.0,
+            f_tol: 0.0,
+            trace: TracePolicy::Ends,
+            ..Options::default()
+        };
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let result = run(&extended, &mut lbfgs, &x0, &options).unwrap();
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        assert_eq!(result.iterations, steps);
+        allocations
+    };
+    count(30);
+    let short = count(10);
+    let long = count(30);
+    assert_eq!(
+        long, short,
+        "L-BFGS: {short} allocations in 10 steps, {long} in 30"
+    );
 }

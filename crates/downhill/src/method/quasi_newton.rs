@@ -305,6 +305,11 @@ pub struct Lbfgs {
     pairs: VecDeque<(Vec<f64>, Vec<f64>, f64)>,
     previous: Previous,
     buffers: RayBuffers,
+    /// `d` and the two-loop recursion's `α`s, kept between steps so that a
+    /// step allocates nothing (at d = 10⁶ a fresh 8 MB vector per step
+    /// is a few thousand page faults).
+    direction: Vec<f64>,
+    alphas: Vec<f64>,
 }
 
 impl Lbfgs {
@@ -316,6 +321,8 @@ impl Lbfgs {
             pairs: VecDeque::new(),
             previous: Previous::default(),
             buffers: RayBuffers::default(),
+            direction: Vec::new(),
+            alphas: Vec::new(),
         }
     }
 
@@ -325,12 +332,15 @@ impl Lbfgs {
         self
     }
 
-    /// `d = −B ∇f` by the two-loop recursion, `B₀ = (sᵀy / yᵀy) I` from the newest pair.
-    fn direction(&self, grad: &[f64]) -> Vec<f64> {
-        let mut q = grad.to_vec();
-        let mut alphas = Vec::with_capacity(self.pairs.len());
+    /// `d = −B ∇f` by the two-loop recursion, `B₀ = (sᵀy / yᵀy) I` from the
+    /// newest pair, into `self.direction` (`q` until its final negation).
+    fn direction(&mut self, grad: &[f64]) {
+        let (q, alphas) = (&mut self.direction, &mut self.alphas);
+        q.clear();
+        q.extend_from_slice(grad);
+        alphas.clear();
         for (s, y, rho) in self.pairs.iter().rev() {
-            let alpha = rho * dot(s, &q);
+            let alpha = rho * dot(s, q);
             for (qi, yi) in q.iter_mut().zip(y) {
                 *qi -= alpha * yi;
             }
@@ -341,12 +351,12 @@ impl Lbfgs {
             q.iter_mut().for_each(|v| *v *= gamma);
         }
         for ((s, y, rho), alpha) in self.pairs.iter().zip(alphas.iter().rev()) {
-            let beta = rho * dot(y, &q);
+            let beta = rho * dot(y, q);
             for (qi, si) in q.iter_mut().zip(s) {
                 *qi += (alpha - beta) * si;
             }
         }
-        q.iter().map(|v| -v).collect()
+        q.iter_mut().for_each(|v| *v = -*v);
     }
 }
 
@@ -408,11 +418,11 @@ impl Lbfgs {
             y_kept.clone_from(y);
             self.pairs.push_back((s_kept, y_kept, rho));
         }
-        let mut direction = self.direction(&state.grad);
+        self.direction(&state.grad);
         let result = advance_with(
             problem,
             state,
-            &mut direction,
+            &mut self.direction,
             trial,
             self.line_search,
             None,
