@@ -113,52 +113,73 @@ pub(crate) fn advance_with(
         move_along(&state.x, direction, eta, next.x);
         return Ok(StepInfo { note });
     }
-    search_along(problem, state, direction, eta, search, note, next, buffers)
+    // The dimension a literal for small n, as in the driver: the vector
+    // loops unroll and the ray's size is known (one body in the source).
+    let parts = (problem, state, eta, search, note);
+    match state.x.len() {
+        1 => search_along(1, parts, direction, next, buffers),
+        2 => search_along(2, parts, direction, next, buffers),
+        3 => search_along(3, parts, direction, next, buffers),
+        4 => search_along(4, parts, direction, next, buffers),
+        n => search_along(n, parts, direction, next, buffers),
+    }
 }
 
+/// What [`search_along`] reads: the problem, the state, the trial step,
+/// the search and the step's note so far.
+type SearchParts<'s, 'p, 'o> = (
+    &'s Problem<'o>,
+    &'s State,
+    f64,
+    LineSearchKind,
+    Option<&'static str>,
+);
+
 /// The line-search half of [`advance_with`].
-#[allow(clippy::too_many_arguments)]
+/// `n` is the dimension (a literal at the small-`n` call sites).
 #[inline(always)]
 fn search_along(
-    problem: &Problem<'_>,
-    state: &State,
+    n: usize,
+    (problem, state, eta, search, note): SearchParts<'_, '_, '_>,
     direction: &mut [f64],
-    eta: f64,
-    search: LineSearchKind,
-    note: Option<&'static str>,
     next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<StepInfo, StepFailure> {
+    let (x, grad, direction) = (&state.x[..n], &state.grad[..n], &mut direction[..n]);
     let mut note = note;
-    let mut slope = dot(&state.grad, direction);
+    let mut slope = dot(grad, direction);
     if slope.is_nan() || slope >= 0.0 {
-        steepest(&state.grad, direction);
-        slope = dot(&state.grad, direction);
+        steepest(grad, direction);
+        slope = dot(grad, direction);
         note = Some(FELL_BACK);
         if slope == 0.0 {
             // ∇f = 0: a stationary point; nothing to search.
-            next.x.copy_from_slice(&state.x);
+            next.x[..n].copy_from_slice(x);
             return Ok(StepInfo { note });
         }
     }
     loop {
         let outcome = search_ray(
-            problem, &state.x, direction, search, state.f, slope, eta, next, buffers,
+            x,
+            direction,
+            (problem, search, state.f, slope, eta),
+            next,
+            buffers,
         );
         match outcome {
             Ok(found) => {
                 // The ray's point `x + t d`, computed the same way.
-                move_along(&state.x, direction, found.t, next.x);
+                move_along(x, direction, found.t, &mut next.x[..n]);
                 return Ok(StepInfo { note });
             }
             Err(error) => {
-                if note == Some(FELL_BACK) || is_steepest(&state.grad, direction) {
+                if note == Some(FELL_BACK) || is_steepest(grad, direction) {
                     return Err(StepFailure::LineSearchFailed(error.to_string()));
                 }
                 // The method's direction failed; steepest descent is the
                 // last resort before giving up.
-                steepest(&state.grad, direction);
-                slope = dot(&state.grad, direction);
+                steepest(grad, direction);
+                slope = dot(grad, direction);
                 note = Some(FELL_BACK);
             }
         }
@@ -171,16 +192,11 @@ fn search_along(
 /// the same numbers and count the same evaluations. When the search's last
 /// evaluation of `f` and `∇f` was at the step it returns, they are handed
 /// over to `next`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn search_ray(
-    problem: &Problem<'_>,
     x: &[f64],
     direction: &[f64],
-    search: LineSearchKind,
-    phi0: f64,
-    slope: f64,
-    eta: f64,
+    (problem, search, phi0, slope, eta): (&Problem<'_>, LineSearchKind, f64, f64, f64),
     next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<LineSearchResult, LineSearchError> {
