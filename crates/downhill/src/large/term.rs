@@ -90,10 +90,11 @@ where
 
 /// A term typed as a formula in `x` and named coefficients, e.g. `a*x^2`
 /// with coefficient `a` (the command line's `--separable`). Derivatives are
-/// exact: value and slope from the formula's machine code point by point
-/// where it has some ([`Formula::is_native`]: up to three coefficients),
-/// else from its SIMD lane evaluator ([`Formula::value_gradient_lanes`]);
-/// the curvature (preconditioning only) point by point.
+/// exact: value and slope from the formula's machine code for eight points
+/// at once (with the crate feature `native`, for formulas of up to 64
+/// operations), else from its SIMD lane evaluator
+/// ([`Formula::value_gradient_lanes`]); the curvature (preconditioning
+/// only) point by point.
 #[derive(Clone, Debug)]
 pub struct FormulaTerm {
     formula: Formula,
@@ -153,14 +154,19 @@ impl Term for FormulaTerm {
         out
     }
 
-    /// The formula's machine code at each lane, or one pass of its lane
-    /// evaluator (SIMD, exact derivatives). For eight points of a small
-    /// formula the lane evaluator's per-call set-up costs more than eight
-    /// calls of machine code: the README's 50-step `--separable "a*x^2"`
-    /// run at d = 2·10⁷ took 14.9 s with the lane evaluator and 9.0 s this
-    /// way; 20 steps of `a*x^2 + sin(b*x)` 15.1–16.5 s and 10.2–12.1 s
-    /// (alternating runs, this machine).
+    /// The formula's machine code for the eight lanes in one call, else its
+    /// code at each lane, else one pass of its lane evaluator (SIMD, exact
+    /// derivatives). For eight points of a small formula the lane
+    /// evaluator's per-call set-up costs more than eight calls of machine
+    /// code, and those more than one call for all eight: the README's
+    /// 50-step `--separable "a*x^2"` run at d = 2·10⁷ took 14.9 s with the
+    /// lane evaluator, 7.5–9.3 s with the code called per lane and 5.4 s
+    /// with the lanes code; 20 steps of `a*x^2 + sin(b*x)` 15.1–16.5 s,
+    /// 12.0–14.2 s and 10.1–12.1 s (alternating runs, this machine).
     fn value_slope(&self, x: &Lanes, c: &CoefLanes) -> (Lanes, Lanes) {
+        if let Some(code) = self.formula.lanes_code::<MAX_COEFS>() {
+            return code.value_slope(x, c);
+        }
         let m = self.count + 1;
         let by_code = match m {
             1 => machine_code_lanes::<1>(&self.formula, x, c),
