@@ -1,6 +1,7 @@
 //! What a run allocates once the thread's working buffers are warm: a
 //! counting global allocator around repeated Newton runs on 2-D Rosenbrock
-//! (W5 Newton) and L-BFGS runs of two lengths on 6-D Rosenbrock.
+//! (W5 Newton), and L-BFGS and the default method's runs of two lengths
+//! on 6-D Rosenbrock.
 //!
 //! One test only, so that no other test thread allocates while counting.
 
@@ -8,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use downhill::driver::{run, Options};
-use downhill::method::{Lbfgs, Newton};
+use downhill::method::{Lbfgs, Method, Newton, RobustNewton};
 use downhill::objective::Manual;
 use downhill::trace::TracePolicy;
 
@@ -90,13 +91,23 @@ fn warm_runs_allocate_what_they_return_and_nothing_per_step() {
                 g[i + 1] += 200.0 * t;
             }
         },
-        |_: &[f64], _: &mut [f64]| {},
+        |x: &[f64], h: &mut [f64]| {
+            let n = x.len();
+            h.fill(0.0);
+            for i in 0..n - 1 {
+                h[i * n + i] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
+                h[i * n + i + 1] = -400.0 * x[i];
+                h[(i + 1) * n + i] = -400.0 * x[i];
+                h[(i + 1) * n + i + 1] += 200.0;
+            }
+        },
     );
     let x0: Vec<f64> = (0..n)
         .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
         .collect();
     let mut lbfgs = Lbfgs::new(5);
-    let mut count = |steps: usize| {
+    let mut robust = RobustNewton::new();
+    let count = |method: &mut dyn Method, steps: usize| {
         let options = Options {
             max_iterations: steps,
             grad_tol: 0.0,
@@ -106,16 +117,26 @@ fn warm_runs_allocate_what_they_return_and_nothing_per_step() {
             ..Options::default()
         };
         let before = ALLOCATIONS.load(Ordering::Relaxed);
-        let result = run(&extended, &mut lbfgs, &x0, &options).unwrap();
+        let result = run(&extended, method, &x0, &options).unwrap();
         let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
         assert_eq!(result.iterations, steps);
         allocations
     };
-    count(30);
-    let short = count(10);
-    let long = count(30);
+    count(&mut lbfgs, 30);
+    let short = count(&mut lbfgs, 10);
+    let long = count(&mut lbfgs, 30);
     assert_eq!(
         long, short,
         "L-BFGS: {short} allocations in 10 steps, {long} in 30"
+    );
+
+    // The default method (Newton with a shift and a Wolfe search) keeps its
+    // factorization, direction and search buffers: the same.
+    count(&mut robust, 12);
+    let short = count(&mut robust, 4);
+    let long = count(&mut robust, 12);
+    assert_eq!(
+        long, short,
+        "RobustNewton: {short} allocations in 4 steps, {long} in 12"
     );
 }

@@ -201,7 +201,7 @@ fn robust_newton_replaces_a_non_finite_hessian_by_minus_gradient() {
     // |x|^1.5 has f''(x) = 0.75 |x|^-0.5: infinite at 0, finite elsewhere;
     // from x0 = 1 Newton lands near 0 where the Hessian blows up.
     let f = formula("abs(x)^1.5 + (x - 1)^2");
-    let r = run(&f, &mut RobustNewton, &[3.0], &Options::robust()).unwrap();
+    let r = run(&f, &mut RobustNewton::new(), &[3.0], &Options::robust()).unwrap();
     assert!(
         !matches!(
             r.status,

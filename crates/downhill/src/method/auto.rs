@@ -8,9 +8,10 @@
 //! the Hessian is not finite, that step uses `−∇f`. Beyond that size, where a
 //! dense Hessian costs O(n²) memory and O(n³) time per step, L-BFGS.
 
-use super::descent::{advance, LineSearchKind};
-use super::newton::{newton_direction, HessianRepair};
+use super::descent::{advance_with, LineSearchKind};
+use super::newton::{HessianRepair, NewtonSolver};
 use super::{HessianNeed, Lbfgs, Method, NextIterate, State, StepFailure, StepInfo};
+use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
 /// Largest dimension for which the default uses Newton's method.
@@ -20,9 +21,22 @@ pub const AUTO_NEWTON_MAX_DIM: usize = 200;
 pub const NOTE_NO_HESSIAN: &str = "hessian not finite: used -grad";
 
 /// Newton with Hessian shift and a Wolfe line search, falling back to
-/// steepest descent step by step when needed.
+/// steepest descent step by step when needed. Keeps its factorization
+/// buffers, direction and line-search buffers between steps: a step
+/// allocates nothing.
 #[derive(Clone, Debug, Default)]
-pub struct RobustNewton;
+pub struct RobustNewton {
+    solver: NewtonSolver,
+    direction: Vec<f64>,
+    buffers: RayBuffers,
+}
+
+impl RobustNewton {
+    /// The method, with empty buffers (they grow on the first step).
+    pub fn new() -> Self {
+        RobustNewton::default()
+    }
+}
 
 impl Method for RobustNewton {
     fn describe(&self) -> String {
@@ -39,22 +53,34 @@ impl Method for RobustNewton {
         state: &State,
         x_next: &mut [f64],
     ) -> Result<StepInfo, StepFailure> {
-        let (mut direction, note) =
-            match newton_direction(&state.hess, &state.grad, HessianRepair::Shift) {
-                Ok(found) => found,
-                Err(_) => (
-                    state.grad.iter().map(|g| -g).collect(),
-                    Some(NOTE_NO_HESSIAN),
-                ),
-            };
-        advance(
+        let n = state.grad.len();
+        if self.direction.len() != n {
+            self.direction.resize(n, 0.0);
+        }
+        let solved = self.solver.direction(
+            &state.hess,
+            &state.grad,
+            HessianRepair::Shift,
+            &mut self.direction,
+        );
+        let note = match solved {
+            Ok(note) => note,
+            Err(_) => {
+                for (d, g) in self.direction.iter_mut().zip(&state.grad) {
+                    *d = -g;
+                }
+                Some(NOTE_NO_HESSIAN)
+            }
+        };
+        advance_with(
             problem,
             state,
-            &mut direction,
+            &mut self.direction,
             1.0,
             LineSearchKind::Wolfe,
             note,
             &mut NextIterate::x_only(x_next),
+            &mut self.buffers,
         )
     }
 }
@@ -63,7 +89,7 @@ impl Method for RobustNewton {
 pub fn default_method(dim: usize) -> (Box<dyn Method>, String) {
     if dim <= AUTO_NEWTON_MAX_DIM {
         (
-            Box::new(RobustNewton),
+            Box::new(RobustNewton::new()),
             format!(
                 "{dim} variable{}: Newton's method with exact Hessian (shifted to positive definite where needed) and a strong-Wolfe line search",
                 if dim == 1 { "" } else { "s" }

@@ -75,28 +75,7 @@ pub const FELL_BACK: &str = "not a descent direction: used -grad";
 /// line search's step from the trial step `eta`. `direction` may be replaced
 /// by `−∇f`. Where the search evaluated `f` and `∇f` at the step it returns,
 /// they are handed over to `next` (the driver then skips that evaluation).
-pub(crate) fn advance(
-    problem: &Problem<'_>,
-    state: &State,
-    direction: &mut [f64],
-    eta: f64,
-    search: LineSearchKind,
-    note: Option<&'static str>,
-    next: &mut NextIterate<'_>,
-) -> Result<StepInfo, StepFailure> {
-    advance_with(
-        problem,
-        state,
-        direction,
-        eta,
-        search,
-        note,
-        next,
-        &mut RayBuffers::default(),
-    )
-}
-
-/// [`advance`] reusing a method's line-search buffers: no allocation per step.
+/// The line search reuses the method's `buffers`: no allocation per step.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn advance_with(

@@ -688,36 +688,6 @@ fn cholesky_solve_fixed<const N: usize>(hess: &[f64], grad: &[f64], out: &mut [f
     true
 }
 
-/// The largest dimension whose buffers [`newton_direction`] keeps per thread
-/// (8 MB of matrix); beyond it each call allocates its own.
-const CACHED_MAX_DIM: usize = 1000;
-
-/// The Newton direction `d = −H̃⁻¹ g` for the repaired Hessian `H̃`, and the
-/// note saying whether a repair changed anything. For methods without a
-/// solver of their own (the robust default): the factorization buffers are
-/// kept per thread up to [`CACHED_MAX_DIM`] variables; a method that steps
-/// repeatedly should keep a [`NewtonSolver`].
-pub(crate) fn newton_direction(
-    hess: &[f64],
-    grad: &[f64],
-    repair: HessianRepair,
-) -> Result<(Vec<f64>, Option<&'static str>), StepFailure> {
-    thread_local! {
-        static SOLVER: std::cell::RefCell<NewtonSolver> =
-            std::cell::RefCell::new(NewtonSolver::new());
-    }
-    let mut direction = vec![0.0; grad.len()];
-    let note = if grad.len() <= CACHED_MAX_DIM {
-        SOLVER.with(|solver| match solver.try_borrow_mut() {
-            Ok(mut solver) => solver.direction(hess, grad, repair, &mut direction),
-            Err(_) => NewtonSolver::new().direction(hess, grad, repair, &mut direction),
-        })?
-    } else {
-        NewtonSolver::new().direction(hess, grad, repair, &mut direction)?
-    };
-    Ok((direction, note))
-}
-
 impl Method for Newton {
     fn describe(&self) -> String {
         let mut text = String::with_capacity(64);
