@@ -1263,6 +1263,22 @@ fn check_formula_terms(x: &[f64; downhill::large::LANES]) {
             assert_eq!(value, lanes_value, "{source}");
             assert_eq!(slope, grad[0], "{source}");
         }
+        // The curvature (diagonal preconditioning) is the Hessian's first
+        // entry, as numbers (machine code leaves out the interpreter's
+        // structural `+0` terms, which can only change the sign of a zero);
+        // with machine code, value and slope come with it unchanged (the
+        // fallback takes them point by point, not from the lane evaluator).
+        let full = term.eval(&x, &c);
+        if machine_code {
+            assert_eq!((full.value, full.slope), (value, slope), "{source}");
+        }
+        for l in 0..LANES {
+            let mut point = vec![x[l]];
+            point.extend((0..names.len()).map(|k| c[k][l]));
+            let (mut grad, mut hess) = (vec![0.0; m], vec![0.0; m * m]);
+            formula.value_gradient_hessian(&point, &mut grad, &mut hess);
+            assert_eq!(full.curvature[l], hess[0], "{source}, lane {l}");
+        }
         // Either way the slope is the derivative in x (a central difference).
         for l in 0..LANES {
             let at = |t: f64| {

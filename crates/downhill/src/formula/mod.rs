@@ -134,6 +134,7 @@ enum NativeOrder {
     Gradient,
     Hessian,
     Lanes,
+    LanesCurvature,
 }
 #[cfg(not(feature = "native"))]
 type NativeFn = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
@@ -162,16 +163,18 @@ impl<const M: usize> GradientCode<'_, M> {
     }
 }
 
-/// The machine code of `f` and `∂f/∂x_0` at [`LANES`] points at once, for
-/// a separable sum's term `g(x; c_1, ..., c_K)`: the variables are the
-/// coordinate `x` and then up to `K` coefficients. One call replaces eight
-/// calls of [`GradientCode`], with the same numbers bit for bit.
+/// The machine code of `f` and `∂f/∂x_0` (and, if asked for, `∂²f/∂x_0²`)
+/// at [`LANES`] points at once, for a separable sum's term
+/// `g(x; c_1, ..., c_K)`: the variables are the coordinate `x` and then up
+/// to `K` coefficients. One call replaces eight calls of [`GradientCode`]
+/// (or of the Hessian code), with the same numbers bit for bit.
 #[derive(Clone, Copy)]
 pub(crate) struct LanesCode<'a, const K: usize> {
     #[cfg(feature = "native")]
     function: native::NativeFn,
     #[cfg(not(feature = "native"))]
     function: NativeFn,
+    curvature: bool,
     _formula: std::marker::PhantomData<&'a Formula>,
 }
 
@@ -185,23 +188,55 @@ impl<const K: usize> LanesCode<'_, K> {
         x: &[f64; LANES],
         coefficients: &[[f64; LANES]; K],
     ) -> ([f64; LANES], [f64; LANES]) {
-        let mut out = [0.0; 2 * LANES];
+        if self.curvature {
+            let [value, slope, _] = self.run::<3>(x, coefficients);
+            return (value, slope);
+        }
+        let [value, slope] = self.run::<2>(x, coefficients);
+        (value, slope)
+    }
+
+    /// The same with `∂²g/∂x²` at each lane, for a code asked for with the
+    /// curvature (else the curvatures are NaN).
+    #[inline(always)]
+    pub(crate) fn value_slope_curvature(
+        &self,
+        x: &[f64; LANES],
+        coefficients: &[[f64; LANES]; K],
+    ) -> [[f64; LANES]; 3] {
+        if !self.curvature {
+            let [value, slope] = self.run::<2>(x, coefficients);
+            return [value, slope, [f64::NAN; LANES]];
+        }
+        self.run::<3>(x, coefficients)
+    }
+
+    /// The code's `P` parts (`P = 3` exactly with the curvature).
+    #[inline(always)]
+    fn run<const P: usize>(
+        &self,
+        x: &[f64; LANES],
+        coefficients: &[[f64; LANES]; K],
+    ) -> [[f64; LANES]; P] {
+        /// The code stores pairs of numbers as 16-byte vectors, aligned.
+        #[repr(C, align(16))]
+        struct Parts<const P: usize>([[f64; LANES]; P]);
+        debug_assert_eq!(P, 2 + usize::from(self.curvature));
+        let mut out = Parts([[0.0; LANES]; P]);
         // SAFETY: the code reads LANES numbers from `x`, `(dim − 1) · LANES`
         // from `coefficients` (`Formula::lanes_code` checked dim ≤ K + 1)
-        // and writes 2 · LANES to `out`; the formula that owns the code
-        // outlives `self`.
+        // and writes 2 · LANES numbers to `out`, 3 · LANES with the
+        // curvature (the callers pass `P = 3` then), 16 bytes at a time to
+        // 16-byte aligned places; the formula that owns the code outlives
+        // `self`.
         unsafe {
             (self.function)(
                 x.as_ptr(),
                 coefficients.as_ptr().cast::<f64>().cast_mut(),
-                out.as_mut_ptr(),
+                out.0.as_mut_ptr().cast::<f64>(),
             )
         };
-        let (value, slope) = out.split_at(LANES);
-        (
-            value.try_into().unwrap_or([f64::NAN; LANES]),
-            slope.try_into().unwrap_or([f64::NAN; LANES]),
-        )
+        out.0
     }
 }
 
@@ -333,17 +368,23 @@ impl Formula {
         })
     }
 
-    /// The machine code of `f` and `∂f/∂x_0` over [`LANES`] points, for a
-    /// formula of the coordinate and at most `K` coefficients: `None`
-    /// without machine code (or for a tape too long to unroll eight times).
-    /// Compiles the code on first use.
-    pub(crate) fn lanes_code<const K: usize>(&self) -> Option<LanesCode<'_, K>> {
+    /// The machine code of `f` and `∂f/∂x_0` (with `curvature`, also
+    /// `∂²f/∂x_0²`) over [`LANES`] points, for a formula of the coordinate
+    /// and at most `K` coefficients: `None` without machine code (or for a
+    /// tape too long to unroll eight times). Compiles the code on first use.
+    pub(crate) fn lanes_code<const K: usize>(&self, curvature: bool) -> Option<LanesCode<'_, K>> {
         if self.dim() == 0 || self.dim() > K + 1 {
             return None;
         }
-        let function = self.native_function(NativeOrder::Lanes)?;
+        let order = if curvature {
+            NativeOrder::LanesCurvature
+        } else {
+            NativeOrder::Lanes
+        };
+        let function = self.native_function(order)?;
         Some(LanesCode {
             function,
+            curvature,
             _formula: std::marker::PhantomData,
         })
     }

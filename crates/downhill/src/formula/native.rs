@@ -8,9 +8,10 @@
 //! into machine code; `sin`, `exp`, `powf`, ... are calls to the very `f64`
 //! methods the interpreters call.
 //!
-//! A fourth function serves the terms of separable sums (`--separable`):
-//! the value and the slope in the first variable at eight points per call,
-//! the forward mode with that one tangent unrolled once per point.
+//! Two more serve the terms of separable sums (`--separable`): the value
+//! and the slope in the first variable (and, for preconditioning, the
+//! curvature) at eight points per call, the forward mode with that one
+//! tangent unrolled once per point.
 //!
 //! Written by hand because no crate unrolls a tape's forward mode; Cranelift
 //! (a well-kept code generator) does the instruction selection, register
@@ -66,6 +67,9 @@ pub(crate) enum Order {
     /// variables, variable `k` at `(k − 1) · LANES`; the output, values at
     /// `0..LANES` and slopes at `LANES..2 · LANES`. Returns 0.
     Lanes,
+    /// [`Order::Lanes`] with the curvatures `∂²f/∂x_0²` at
+    /// `2 · LANES..3 · LANES` of the output (diagonal preconditioning).
+    LanesCurvature,
 }
 
 /// Points per [`Order::Lanes`] call: the separable runner's lane width.
@@ -123,6 +127,7 @@ pub(crate) struct NativeCache {
     gradient: OnceLock<Option<NativeCode>>,
     hessian: OnceLock<Option<NativeCode>>,
     lanes: OnceLock<Option<NativeCode>>,
+    lanes_curvature: OnceLock<Option<NativeCode>>,
 }
 
 impl NativeCache {
@@ -132,6 +137,7 @@ impl NativeCache {
             Order::Gradient => &self.gradient,
             Order::Hessian => &self.hessian,
             Order::Lanes => &self.lanes,
+            Order::LanesCurvature => &self.lanes_curvature,
         }
     }
 
@@ -161,6 +167,7 @@ impl NativeCache {
             (Order::Gradient, &self.gradient),
             (Order::Hessian, &self.hessian),
             (Order::Lanes, &self.lanes),
+            (Order::LanesCurvature, &self.lanes_curvature),
         ]
         .into_iter()
         .filter(|(_, cell)| matches!(cell.get(), Some(Some(_))))
@@ -186,7 +193,9 @@ pub(crate) fn supports(tape: &Tape, order: Order) -> bool {
             (1..=MAX_ACTIVE).contains(&tape.inputs()) && tape.dim() <= MAX_DIM
         }
         // One derivative whatever the number of variables.
-        Order::Lanes => tape.dim() <= MAX_DIM && tape.ops().len() <= MAX_LANE_OPS,
+        Order::Lanes | Order::LanesCurvature => {
+            tape.dim() <= MAX_DIM && tape.ops().len() <= MAX_LANE_OPS
+        }
     };
     matches!(tape.output(), Output::Register(_)) && tape.ops().len() <= MAX_OPS && derivatives_fit
 }
@@ -255,8 +264,9 @@ fn define(module: &mut JITModule, tape: &Tape, order: Order) -> Option<*const u8
             builder,
             imports: [None; LIBRARY.len()],
         };
-        let value = if order == Order::Lanes {
-            emitter.lanes_body(tape, params[0], params[1], params[2])
+        let value = if matches!(order, Order::Lanes | Order::LanesCurvature) {
+            let second = order == Order::LanesCurvature;
+            emitter.lanes_body(tape, second, params[0], params[1], params[2])
         } else {
             emitter.body(tape, order, params[0], params[1], params[2])
         };
@@ -418,13 +428,24 @@ impl Emitter<'_> {
         output.v
     }
 
-    /// The code of [`Order::Lanes`]: the tape once per lane, in forward
-    /// mode with the one tangent `∂/∂x_0`. Each tangent component of the
-    /// forward mode is computed from the same components alone, so the
-    /// value and slope are those of [`Order::Gradient`] at the same point,
-    /// bit for bit. Returns the constant 0.
-    fn lanes_body(&mut self, tape: &Tape, x: Value, coefficients: Value, out: Value) -> Value {
+    /// The code of [`Order::Lanes`] (with `second`, of
+    /// [`Order::LanesCurvature`]): the tape once per lane, in forward mode
+    /// with the one tangent `∂/∂x_0` (and the one second derivative
+    /// `∂²/∂x_0²`). Each component of the forward mode is computed from the
+    /// same components alone, so the value, slope and curvature are those
+    /// of [`Order::Gradient`] and [`Order::Hessian`] at the same point, bit
+    /// for bit. Returns the constant 0.
+    fn lanes_body(
+        &mut self,
+        tape: &Tape,
+        second: bool,
+        x: Value,
+        coefficients: Value,
+        out: Value,
+    ) -> Value {
+        let t = usize::from(second);
         let (mut values, mut slopes) = (Vec::with_capacity(LANES), Vec::with_capacity(LANES));
+        let mut curvatures = Vec::with_capacity(LANES);
         for lane in 0..LANES {
             let mut registers: Vec<Jet> = Vec::with_capacity(tape.registers());
             for &variable in tape.active() {
@@ -437,11 +458,11 @@ impl Emitter<'_> {
                 registers.push(Jet {
                     v,
                     g: vec![seed],
-                    h: Vec::new(),
+                    h: vec![Part::Zero; t],
                 });
             }
             for &op in tape.ops() {
-                let jet = self.op(op, &registers, 1, 0);
+                let jet = self.op(op, &registers, 1, t);
                 registers.push(jet);
             }
             // `supports` admits register outputs only.
@@ -451,11 +472,14 @@ impl Emitter<'_> {
             let output = &registers[r as usize];
             values.push(Part::Run(output.v));
             slopes.push(output.g[0]);
+            if second {
+                curvatures.push(output.h[0]);
+            }
         }
         // Stored in pairs, as the caller copies them out: a 16-byte load of
         // two 8-byte stores would wait for both to reach the cache (no
         // store-to-load forwarding), which measured 60 % of a term call.
-        for (first, results) in [(0, values), (LANES, slopes)] {
+        for (first, results) in [(0, values), (LANES, slopes), (2 * LANES, curvatures)] {
             for (pair, two) in results.chunks_exact(2).enumerate() {
                 let (a, b) = (self.materialize(two[0]), self.materialize(two[1]));
                 let vector = self.builder.ins().scalar_to_vector(types::F64X2, a);
@@ -1277,8 +1301,8 @@ mod tests {
             g.iter().zip(&rg).all(|(a, b)| agrees(*a, *b)),
             "gradient of {source} at {x:?}: {g:?} vs {rg:?}"
         );
-        check_lanes(&tape, source, x, gradient.function())?;
         let hessian = compile(&tape, Order::Hessian).expect("a gradient tape has a Hessian");
+        check_lanes(&tape, source, x, gradient.function(), hessian.function())?;
         let vh = unsafe { hessian.function()(x.as_ptr(), g.as_mut_ptr(), h.as_mut_ptr()) };
         reference::value_gradient_hessian(&tape, x, &mut rg, &mut rh);
         prop_assert!(same(vh, rv), "value with the Hessian of {source}");
@@ -1293,21 +1317,37 @@ mod tests {
         Ok(true)
     }
 
-    /// The lanes code of `tape` at eight points around `x` (lane `l` adds
+    /// Both lanes codes of `tape` at eight points around `x` (lane `l` adds
     /// `l / 4` to the first variable and `l / 10` to the others) against
-    /// the gradient code at each: value and `∂f/∂x_0` bit for bit.
+    /// the gradient and Hessian codes at each: value, `∂f/∂x_0` and
+    /// `∂²f/∂x_0²` bit for bit.
     fn check_lanes(
         tape: &Tape,
         source: &str,
         x: &[f64],
         gradient: NativeFn,
+        hessian: NativeFn,
     ) -> Result<(), TestCaseError> {
-        let n = x.len();
         if !supports(tape, Order::Lanes) {
             prop_assert!(tape.ops().len() > MAX_LANE_OPS, "{source} has lanes code");
             return Ok(());
         }
-        let lanes = compile(tape, Order::Lanes).expect("supported");
+        for order in [Order::Lanes, Order::LanesCurvature] {
+            check_lanes_order(tape, source, x, order, gradient, hessian)?;
+        }
+        Ok(())
+    }
+
+    fn check_lanes_order(
+        tape: &Tape,
+        source: &str,
+        x: &[f64],
+        order: Order,
+        gradient: NativeFn,
+        hessian: NativeFn,
+    ) -> Result<(), TestCaseError> {
+        let n = x.len();
+        let lanes = compile(tape, order).expect("supported");
         let point = |l: usize| -> Vec<f64> {
             (0..n)
                 .map(|k| x[k] + l as f64 * if k == 0 { 0.25 } else { 0.1 })
@@ -1320,13 +1360,29 @@ mod tests {
                 others[(k - 1) * LANES + l] = point(l)[k];
             }
         }
-        let mut out = [7.0; 2 * LANES];
-        // SAFETY: `LANES` numbers, `(n − 1) · LANES` and `2 · LANES`, as
-        // `Order::Lanes` reads and writes; then `n` for the gradient code.
+        let mut out = [7.0; 3 * LANES];
+        // SAFETY: `LANES` numbers, `(n − 1) · LANES` and up to `3 · LANES`,
+        // as the lanes codes read and write; then `n` and `n · n` for the
+        // gradient and Hessian codes.
         unsafe { lanes.function()(first.as_ptr(), others.as_mut_ptr(), out.as_mut_ptr()) };
         for l in 0..LANES {
             let mut g = vec![0.0; n];
             let v = unsafe { gradient(point(l).as_ptr(), g.as_mut_ptr(), std::ptr::null_mut()) };
+            if order == Order::LanesCurvature {
+                let (mut g2, mut h) = (vec![0.0; n], vec![0.0; n * n]);
+                unsafe { hessian(point(l).as_ptr(), g2.as_mut_ptr(), h.as_mut_ptr()) };
+                prop_assert!(
+                    same(out[2 * LANES + l], h[0]),
+                    "lane {l} curvature of {source}: {} vs {}",
+                    out[2 * LANES + l],
+                    h[0]
+                );
+            } else {
+                prop_assert!(
+                    same(out[2 * LANES + l], 7.0),
+                    "{source}: wrote a third part"
+                );
+            }
             prop_assert!(
                 same(out[l], v),
                 "lane {l} value of {source}: {} vs {v}",

@@ -132,7 +132,44 @@ impl Term for FormulaTerm {
         self.count
     }
 
+    /// The formula's machine code for the eight lanes in one call (inlined
+    /// into the runner's pass, so the results stay in registers), else its
+    /// value, gradient and Hessian point by point.
+    #[inline(always)]
     fn eval(&self, x: &Lanes, c: &CoefLanes) -> TermLanes {
+        if let Some(code) = self.formula.lanes_code::<MAX_COEFS>(true) {
+            let [value, slope, curvature] = code.value_slope_curvature(x, c);
+            return TermLanes {
+                value,
+                slope,
+                curvature,
+            };
+        }
+        self.eval_by_point(x, c)
+    }
+
+    /// The formula's machine code for the eight lanes in one call (inlined
+    /// as `eval`), else as `value_slope_by_point`. For eight points of a
+    /// small formula the lane evaluator's per-call set-up costs more than
+    /// eight calls of machine code, and those more than one call for all
+    /// eight: the README's 50-step `--separable "a*x^2"` run at d = 2·10⁷
+    /// took 14.9 s with the lane evaluator, 7.5–9.3 s with the code called
+    /// per lane and 5.4 s with the lanes code; 20 steps of
+    /// `a*x^2 + sin(b*x)` 15.1–16.5 s, 12.0–14.2 s and 10.1–12.1 s
+    /// (alternating runs, this machine).
+    #[inline(always)]
+    fn value_slope(&self, x: &Lanes, c: &CoefLanes) -> (Lanes, Lanes) {
+        if let Some(code) = self.formula.lanes_code::<MAX_COEFS>(false) {
+            return code.value_slope(x, c);
+        }
+        self.value_slope_by_point(x, c)
+    }
+}
+
+impl FormulaTerm {
+    /// [`Term::eval`] without machine code for the lanes.
+    #[inline(never)]
+    fn eval_by_point(&self, x: &Lanes, c: &CoefLanes) -> TermLanes {
         let m = self.count + 1;
         let mut out = TermLanes::default();
         let mut point = [0.0; MAX_COEFS + 1];
@@ -154,19 +191,12 @@ impl Term for FormulaTerm {
         out
     }
 
-    /// The formula's machine code for the eight lanes in one call, else its
-    /// code at each lane, else one pass of its lane evaluator (SIMD, exact
-    /// derivatives). For eight points of a small formula the lane
-    /// evaluator's per-call set-up costs more than eight calls of machine
-    /// code, and those more than one call for all eight: the README's
-    /// 50-step `--separable "a*x^2"` run at d = 2·10⁷ took 14.9 s with the
-    /// lane evaluator, 7.5–9.3 s with the code called per lane and 5.4 s
-    /// with the lanes code; 20 steps of `a*x^2 + sin(b*x)` 15.1–16.5 s,
-    /// 12.0–14.2 s and 10.1–12.1 s (alternating runs, this machine).
-    fn value_slope(&self, x: &Lanes, c: &CoefLanes) -> (Lanes, Lanes) {
-        if let Some(code) = self.formula.lanes_code::<MAX_COEFS>() {
-            return code.value_slope(x, c);
-        }
+    /// [`Term::value_slope`] without machine code for the lanes (a formula
+    /// of more than 64 operations, or none compiled): the formula's code at
+    /// each lane where it has some, else one pass of its lane evaluator
+    /// (SIMD, exact derivatives).
+    #[inline(never)]
+    fn value_slope_by_point(&self, x: &Lanes, c: &CoefLanes) -> (Lanes, Lanes) {
         let m = self.count + 1;
         let by_code = match m {
             1 => machine_code_lanes::<1>(&self.formula, x, c),
