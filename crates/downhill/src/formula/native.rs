@@ -476,9 +476,10 @@ impl Emitter<'_> {
                 curvatures.push(output.h[0]);
             }
         }
-        // Stored in pairs, as the caller copies them out: a 16-byte load of
-        // two 8-byte stores would wait for both to reach the cache (no
-        // store-to-load forwarding), which measured 60 % of a term call.
+        // Stored in pairs, as the caller reads them 16 bytes (or more) at a
+        // time: a 16-byte load of two 8-byte stores waits for both to reach
+        // the cache (no store-to-load forwarding), which measured 60 % of a
+        // term call's own time.
         for (first, results) in [(0, values), (LANES, slopes), (2 * LANES, curvatures)] {
             for (pair, two) in results.chunks_exact(2).enumerate() {
                 let (a, b) = (self.materialize(two[0]), self.materialize(two[1]));
