@@ -234,10 +234,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let csv = args.iter().any(|a| a == "--csv");
-    let slices: usize = args
-        .iter()
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(400);
+    let slices: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(400);
     let formula = Formula::parse("100*(x2-x1^2)^2+(1-x1)^2").expect("the formula parses");
     let options = Options {
         grad_tol: 1e-5,

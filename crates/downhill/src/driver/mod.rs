@@ -342,7 +342,10 @@ impl Iterate<'_, '_, '_> {
                 };
             }
             candidate.iteration = iteration;
-            std::mem::swap(&mut candidate.hess, &mut state.hess);
+            // (Without second derivatives both buffers are empty.)
+            if self.need != HessianNeed::None {
+                std::mem::swap(&mut candidate.hess, &mut state.hess);
+            }
             match handed_over {
                 // Without second derivatives, what the step evaluated is all
                 // the candidate needs (the same bits as evaluating again).

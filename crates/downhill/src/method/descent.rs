@@ -47,6 +47,7 @@ impl LineSearchKind {
 
     /// Runs the search with its default parameters (no allocation: the
     /// searches are small parameter structs built on the stack).
+    #[inline(always)]
     fn search(
         self,
         ray: &mut dyn LineFunction,
@@ -88,25 +89,41 @@ pub(crate) fn advance_with(
     next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<StepInfo, StepFailure> {
-    if search == LineSearchKind::None {
-        move_along(&state.x, direction, eta, next.x);
-        return Ok(StepInfo { note });
-    }
     // The dimension a literal for small n, as in the driver: the vector
     // loops unroll and the ray's size is known (one body in the source).
     let parts = (problem, state, eta, search, note);
     match state.x.len() {
-        1 => search_along(1, parts, direction, next, buffers),
-        2 => search_along(2, parts, direction, next, buffers),
-        3 => search_along(3, parts, direction, next, buffers),
-        4 => search_along(4, parts, direction, next, buffers),
-        n => search_along(n, parts, direction, next, buffers),
+        1 => advance_with_n(1, parts, direction, next, buffers),
+        2 => advance_with_n(2, parts, direction, next, buffers),
+        3 => advance_with_n(3, parts, direction, next, buffers),
+        4 => advance_with_n(4, parts, direction, next, buffers),
+        n => advance_with_n(n, parts, direction, next, buffers),
     }
+}
+
+/// [`advance_with`] for a caller that already knows the dimension `n`
+/// (`n == state.x.len()`, a literal at a small-`n` call site): inlined
+/// there, the step, the search's setup and its result handling are one
+/// function, without a second dispatch on `n` or a call per layer.
+#[inline(always)]
+pub(crate) fn advance_with_n(
+    n: usize,
+    parts: SearchParts<'_, '_, '_>,
+    direction: &mut [f64],
+    next: &mut NextIterate<'_>,
+    buffers: &mut RayBuffers,
+) -> Result<StepInfo, StepFailure> {
+    let (_, state, eta, search, note) = parts;
+    if search == LineSearchKind::None {
+        move_along(&state.x[..n], &direction[..n], eta, &mut next.x[..n]);
+        return Ok(StepInfo { note });
+    }
+    search_along(n, parts, direction, next, buffers)
 }
 
 /// What [`search_along`] reads: the problem, the state, the trial step,
 /// the search and the step's note so far.
-type SearchParts<'s, 'p, 'o> = (
+pub(crate) type SearchParts<'s, 'p, 'o> = (
     &'s Problem<'o>,
     &'s State,
     f64,
@@ -179,35 +196,47 @@ fn search_ray(
     next: &mut NextIterate<'_>,
     buffers: &mut RayBuffers,
 ) -> Result<LineSearchResult, LineSearchError> {
+    #[inline(always)]
     fn fixed<const N: usize>(
         problem: &Problem<'_>,
         x: &[f64],
         direction: &[f64],
-        search: LineSearchKind,
-        (phi0, slope, eta): (f64, f64, f64),
+        (search, start): (LineSearchKind, (f64, f64, f64)),
         next: &mut NextIterate<'_>,
-    ) -> Option<Result<LineSearchResult, LineSearchError>> {
-        let mut ray = FixedRay::<N>::new(problem, x, direction)?;
+        buffers: &mut RayBuffers,
+    ) -> Result<LineSearchResult, LineSearchError> {
+        let Some(mut ray) = FixedRay::<N>::new(problem, x, direction) else {
+            return general(problem, x, direction, (search, start), next, buffers);
+        };
+        let (phi0, slope, eta) = start;
         let outcome = search.search(&mut ray, phi0, slope, eta);
         hand_over(&outcome, ray.last_evaluation(), next);
-        Some(outcome)
+        outcome
     }
-    let start = (phi0, slope, eta);
-    let small = match x.len() {
-        1 => fixed::<1>(problem, x, direction, search, start, next),
-        2 => fixed::<2>(problem, x, direction, search, start, next),
-        3 => fixed::<3>(problem, x, direction, search, start, next),
-        4 => fixed::<4>(problem, x, direction, search, start, next),
-        _ => None,
-    };
-    if let Some(outcome) = small {
-        return outcome;
+    fn general(
+        problem: &Problem<'_>,
+        x: &[f64],
+        direction: &[f64],
+        (search, (phi0, slope, eta)): (LineSearchKind, (f64, f64, f64)),
+        next: &mut NextIterate<'_>,
+        buffers: &mut RayBuffers,
+    ) -> Result<LineSearchResult, LineSearchError> {
+        let mut ray = Ray::reusing(problem, x, direction, std::mem::take(buffers));
+        let outcome = search.search(&mut ray, phi0, slope, eta);
+        hand_over(&outcome, ray.last_evaluation(), next);
+        *buffers = ray.into_buffers();
+        outcome
     }
-    let mut ray = Ray::reusing(problem, x, direction, std::mem::take(buffers));
-    let outcome = search.search(&mut ray, phi0, slope, eta);
-    hand_over(&outcome, ray.last_evaluation(), next);
-    *buffers = ray.into_buffers();
-    outcome
+    // Each arm returns the search's result as it comes (no copy through an
+    // `Option`): the small-`n` arms inline the search's setup and hand-over.
+    let setup = (search, (phi0, slope, eta));
+    match x.len() {
+        1 => fixed::<1>(problem, x, direction, setup, next, buffers),
+        2 => fixed::<2>(problem, x, direction, setup, next, buffers),
+        3 => fixed::<3>(problem, x, direction, setup, next, buffers),
+        4 => fixed::<4>(problem, x, direction, setup, next, buffers),
+        _ => general(problem, x, direction, setup, next, buffers),
+    }
 }
 
 /// Hands `f` and `∇f` of the ray's last evaluation over to `next` if the

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use super::descent::{advance_with, dot, LineSearchKind};
+use super::descent::{advance_with, advance_with_n, dot, LineSearchKind};
 use super::{Method, NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
@@ -193,13 +193,10 @@ impl Bfgs {
         for (d, row) in p.direction.iter_mut().zip(p.inverse.chunks_exact(n.max(1))) {
             *d = -dot(row, grad);
         }
-        let result = advance_with(
-            problem,
-            state,
+        let result = advance_with_n(
+            n,
+            (problem, state, trial, self.line_search, None),
             p.direction,
-            trial,
-            self.line_search,
-            None,
             next,
             &mut self.buffers,
         );
