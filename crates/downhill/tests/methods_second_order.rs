@@ -152,6 +152,103 @@ fn quasi_newton_methods_solve_rosenbrock() {
     }
 }
 
+/// BFGS as `Bfgs` documents it, written out with plain vectors: `B = I` and
+/// the trial step `min(1, 1/‖∇f‖∞)` at the start, `B` rescaled by `yᵀs/yᵀy`
+/// at the second iterate, the expanded update, pairs without positive
+/// curvature skipped, a Moré–Thuente search from the trial step 1.
+/// Returns the final iterate and the iterations taken.
+fn hand_written_bfgs(f: &Formula, x0: &[f64], grad_tol: f64) -> (Vec<f64>, usize) {
+    use downhill::line_search::{LineSearch, MoreThuente};
+    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(p, q)| p * q).sum() };
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut g = vec![0.0; n];
+    let mut fx = f.value_gradient(&x, &mut g);
+    let mut b = vec![0.0; n * n];
+    let (mut x_prev, mut g_prev) = (x.clone(), g.clone());
+    let mut k = 0;
+    while dot(&g, &g).sqrt() > grad_tol {
+        let mut trial = 1.0;
+        if k == 0 {
+            for i in 0..n {
+                b[i * n + i] = 1.0;
+            }
+            let largest = g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            if largest > 1.0 {
+                trial = 1.0 / largest;
+            }
+        } else {
+            let s: Vec<f64> = x.iter().zip(&x_prev).map(|(a, p)| a - p).collect();
+            let y: Vec<f64> = g.iter().zip(&g_prev).map(|(a, p)| a - p).collect();
+            let ys = dot(&y, &s);
+            if ys > 1e-10 * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() && ys.is_finite() {
+                if k == 1 {
+                    let scale = ys / dot(&y, &y);
+                    b.fill(0.0);
+                    for i in 0..n {
+                        b[i * n + i] = scale;
+                    }
+                }
+                let rho = 1.0 / dot(&y, &s);
+                let by: Vec<f64> = b.chunks(n).map(|row| dot(row, &y)).collect();
+                let c = rho * rho * dot(&y, &by) + rho;
+                for i in 0..n {
+                    for j in 0..n {
+                        b[i * n + j] += c * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
+                    }
+                }
+            }
+        }
+        let d: Vec<f64> = b.chunks(n).map(|row| -dot(row, &g)).collect();
+        let slope = dot(&g, &d);
+        assert!(slope < 0.0, "a descent direction at iteration {k}");
+        let along = |t: f64| -> Vec<f64> { x.iter().zip(&d).map(|(a, e)| a + t * e).collect() };
+        let mut phi = |t: f64| {
+            let mut gt = vec![0.0; n];
+            let v = f.value_gradient(&along(t), &mut gt);
+            (v, dot(&gt, &d))
+        };
+        let found = MoreThuente::default()
+            .search(&mut phi, fx, slope, trial)
+            .expect("the search succeeds");
+        x_prev.clone_from(&x);
+        g_prev.clone_from(&g);
+        x = along(found.t);
+        fx = f.value_gradient(&x, &mut g);
+        k += 1;
+    }
+    (x, k)
+}
+
+#[test]
+fn bfgs_iterates_are_those_of_the_algorithm_written_out() {
+    // Two variables take the small-n path (stack vectors, unrolled loops),
+    // five the general one; both must do exactly the written-out arithmetic.
+    let cases: [(&str, &[f64]); 2] = [
+        ("100*(x2 - x1^2)^2 + (1 - x1)^2", &[-1.2, 1.0]),
+        (
+            "100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2 \
+             + 100*(x4 - x3^2)^2 + (1 - x3)^2 + 100*(x5 - x4^2)^2 + (1 - x4)^2",
+            &[-1.2, 1.0, -1.2, 1.0, -1.2],
+        ),
+    ];
+    for (src, x0) in cases {
+        let f = formula(src);
+        let options = Options {
+            grad_tol: 1e-8,
+            max_iterations: 500,
+            x_tol: 0.0,
+            f_tol: 0.0,
+            ..Options::default()
+        };
+        let r = run(&f, &mut Bfgs::new(), x0, &options).unwrap();
+        assert_eq!(r.status, Status::Converged, "{src}");
+        let (x, iterations) = hand_written_bfgs(&f, x0, options.grad_tol);
+        assert_eq!(r.iterations, iterations, "{src}");
+        assert_eq!(r.x, x, "{src}: the same bits");
+    }
+}
+
 #[test]
 fn bfgs_is_exact_on_a_quadratic_in_n_steps_with_exact_search() {
     // With exact line searches BFGS terminates on an n-dimensional quadratic in n steps.

@@ -175,19 +175,29 @@ impl Bfgs {
             reset(p.inverse, n, 1.0);
             trial = first_trial_step(grad);
         } else {
-            for ((s, a), b) in p.s.iter_mut().zip(x).zip(&*p.x_prev) {
+            // `s`, `y` and `B y` live only in this step: on the stack for
+            // n ≤ 4, where the unrolled loops keep them in registers instead
+            // of storing and reloading them; the work buffer's otherwise.
+            let mut small = [[0.0; 4]; 3];
+            let [small_s, small_y, small_by] = &mut small;
+            let (s, y, by): (&mut [f64], &mut [f64], &mut [f64]) = if n <= 4 {
+                (&mut small_s[..n], &mut small_y[..n], &mut small_by[..n])
+            } else {
+                (p.s, p.y, p.by)
+            };
+            for ((s, a), b) in s.iter_mut().zip(x).zip(&*p.x_prev) {
                 *s = a - b;
             }
-            for ((y, a), b) in p.y.iter_mut().zip(grad).zip(&*p.grad_prev) {
+            for ((y, a), b) in y.iter_mut().zip(grad).zip(&*p.grad_prev) {
                 *y = a - b;
             }
-            let (s, y) = (&*p.s, &*p.y);
+            let (s, y) = (&*s, &*y);
             if has_positive_curvature(s, y) {
                 if state.iteration == 1 {
                     // Nocedal & Wright eq. 6.20: the first B on the scale of H⁻¹.
                     reset(p.inverse, n, dot(y, s) / dot(y, y));
                 }
-                bfgs_update(n, p.inverse, p.by, s, y);
+                bfgs_update(n, p.inverse, by, s, y);
             }
         }
         for (d, row) in p.direction.iter_mut().zip(p.inverse.chunks_exact(n.max(1))) {
