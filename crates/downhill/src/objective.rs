@@ -193,7 +193,7 @@ impl Objective for Formula {
         Formula::dim(self)
     }
     fn names(&self) -> Variables {
-        Variables::from_names(Formula::variables(self))
+        self.shared_names().clone()
     }
     fn value(&self, x: &[f64]) -> f64 {
         Formula::value(self, x)

@@ -123,6 +123,8 @@ pub use lanes::Simd;
 
 use program::Tape;
 
+use crate::objective::Variables;
+
 #[cfg(feature = "native")]
 use native::Order as NativeOrder;
 
@@ -260,6 +262,9 @@ pub const LANES: usize = 8;
 pub struct Formula {
     source: String,
     variables: Vec<String>,
+    /// `variables` as every run's result shares them (made once here, not
+    /// per run: the default names are not even spelled out).
+    names: Variables,
     tape: Tape,
     /// The machine code of the scalar evaluations, compiled on first use and
     /// shared by clones; `None` for an interpreted formula.
@@ -288,6 +293,7 @@ impl Formula {
         let tape = Tape::compile(&parsed.expr, &parsed.variables);
         Ok(Formula {
             source: src.to_string(),
+            names: Variables::from_names(&parsed.variables),
             variables: parsed.variables,
             tape,
             #[cfg(feature = "native")]
@@ -392,6 +398,11 @@ impl Formula {
     /// The formula text as given.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The variable names as a run's result shares them.
+    pub(crate) fn shared_names(&self) -> &Variables {
+        &self.names
     }
 
     /// The variable names, in the order of the coordinates of `x`.
