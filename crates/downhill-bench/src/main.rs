@@ -15,6 +15,7 @@ mod downhill_large;
 mod downhill_sweep;
 mod harness;
 mod peers;
+mod phases;
 mod report;
 mod simd;
 mod sys;
@@ -47,6 +48,7 @@ const WORKLOADS: [&str; 6] = ["E", "W1", "W2", "W3", "W4", "W5"];
 const USAGE: &str = "usage: downhill-bench [--quick] [--only E,W1,W2,W3,W4,W5] [--rounds N]
                       [--json] [--json-out FILE] [--markdown FILE]
                       [--python PY] [--peers DIR] [--cli PATH]
+       downhill-bench --phases SLICES [--csv]
 
   --quick          small sizes, 2 rounds: a smoke test
   --only LIST      workloads to run (default: all)
@@ -56,7 +58,10 @@ const USAGE: &str = "usage: downhill-bench [--quick] [--only E,W1,W2,W3,W4,W5] [
   --markdown FILE  also write the tables as Markdown to FILE
   --python PY      run the Python peers (bench/peers/*.py) with this interpreter
   --peers DIR      folder of the peer scripts (default: the repository's bench/peers)
-  --cli PATH       the downhill binary for W1's end-to-end row (default: next to this binary)";
+  --cli PATH       the downhill binary for W1's end-to-end row (default: next to this binary)
+  --phases SLICES  instead of the workloads: which kinds of code this machine's slow
+                   phases slow down (W5 BFGS, hand loop and driver, against five small
+                   loops), in SLICES alternating slices; --csv prints every slice";
 
 struct Args {
     quick: bool,
@@ -68,6 +73,8 @@ struct Args {
     python: Option<PathBuf>,
     peers: Option<PathBuf>,
     cli: Option<PathBuf>,
+    phases: Option<usize>,
+    csv: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -81,6 +88,8 @@ fn parse_args() -> Result<Args, String> {
         python: None,
         peers: None,
         cli: None,
+        phases: None,
+        csv: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -112,6 +121,16 @@ fn parse_args() -> Result<Args, String> {
             "--python" => args.python = Some(value("--python")?.into()),
             "--peers" => args.peers = Some(value("--peers")?.into()),
             "--cli" => args.cli = Some(value("--cli")?.into()),
+            "--phases" => {
+                let n: usize = value("--phases")?
+                    .parse()
+                    .map_err(|e| format!("--phases: {e}"))?;
+                if n == 0 {
+                    return Err("--phases must be at least 1".into());
+                }
+                args.phases = Some(n);
+            }
+            "--csv" => args.csv = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -164,6 +183,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(slices) = args.phases {
+        phases::run_phases(slices, args.csv);
+        return;
+    }
     let peers = args.python.clone().map(|py| {
         let dir = args
             .peers

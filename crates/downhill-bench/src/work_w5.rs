@@ -32,10 +32,10 @@ use crate::harness::{interleave, repeat_for, Impl, Measured, Sample};
 use crate::report::{Col, Goal, Metric, Table};
 use crate::Config;
 
-const X0: [f64; 2] = [-1.2, 1.0];
+pub(crate) const X0: [f64; 2] = [-1.2, 1.0];
 const SD_ITERS: usize = 2000;
 const NEWTON_ITERS: usize = 20;
-const BFGS_TOL: f64 = 1e-5;
+pub(crate) const BFGS_TOL: f64 = 1e-5;
 const FORMULA: &str = "100*(x2-x1^2)^2+(1-x1)^2";
 /// The Newton table's extra hand-written row (not the reference).
 const HAND_NEWTON_CRAMER: &str = "hand-written loop (2x2 solve by Cramer's rule)";
@@ -166,7 +166,7 @@ fn hand_newton_cholesky(iters: usize) -> [f64; 2] {
 /// BFGS as downhill does it: B = I and the first trial step
 /// min(1, 1/‖∇f‖∞); at the second iterate B is rescaled by yᵀs/yᵀy before
 /// the first update; pairs without positive curvature are skipped.
-fn hand_bfgs(tol: f64, max_iters: usize) -> ([f64; 2], usize) {
+pub(crate) fn hand_bfgs(tol: f64, max_iters: usize) -> ([f64; 2], usize) {
     let mut x = X0;
     let (mut f, mut g) = rosen_fg(x);
     let mut b = [1.0, 0.0, 0.0, 1.0];

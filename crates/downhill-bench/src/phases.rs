@@ -1,7 +1,7 @@
 //! Why W5's ratio moves between runs: which kinds of code slow down in this
 //! machine's slow phases.
 //!
-//! `cargo run --release -p downhill-bench --example phases [-- SLICES]`
+//! `cargo run --release -p downhill-bench -- --phases SLICES [--csv]`
 //!
 //! Alternates, in slices of 2000 repetitions each, the W5 BFGS solve as a
 //! hand-written loop and through `driver::run` with a `Formula`, and five
@@ -17,93 +17,19 @@
 //!
 //! A slice is "slow" when the hand loop took 12 % more than its 10th
 //! percentile, "fast" when within 4 % of it. The summary prints each loop's
-//! median time in fast and slow slices and the quotient. Pass `--csv` to
-//! print every slice instead.
+//! median time in fast and slow slices and the quotient. With `--csv` it
+//! prints every slice instead.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use downhill::driver::{run, Options};
 use downhill::formula::Formula;
-use downhill::line_search::{LineSearch, MoreThuente};
 use downhill::method::Bfgs;
 
-const X0: [f64; 2] = [-1.2, 1.0];
+use crate::work_w5::{hand_bfgs, BFGS_TOL, X0};
+
 const SLICE: usize = 2000;
-
-#[inline(always)]
-fn rosen_fg(x: [f64; 2]) -> (f64, [f64; 2]) {
-    let t = x[1] - x[0] * x[0];
-    let u = 1.0 - x[0];
-    (
-        100.0 * t * t + u * u,
-        [-400.0 * x[0] * t - 2.0 * u, 200.0 * t],
-    )
-}
-
-#[inline(always)]
-fn dot(a: [f64; 2], b: [f64; 2]) -> f64 {
-    a[0] * b[0] + a[1] * b[1]
-}
-
-#[inline(always)]
-fn along(x: [f64; 2], d: [f64; 2], t: f64) -> [f64; 2] {
-    [x[0] + t * d[0], x[1] + t * d[1]]
-}
-
-/// The W5 hand-written BFGS loop (see `src/work_w5.rs`).
-fn hand_bfgs(tol: f64, max_iters: usize) -> ([f64; 2], usize) {
-    let mut x = X0;
-    let (mut f, mut g) = rosen_fg(x);
-    let mut b = [1.0, 0.0, 0.0, 1.0];
-    let mut k = 0;
-    while k < max_iters && dot(g, g).sqrt() > tol {
-        let largest = g[0].abs().max(g[1].abs());
-        let t0 = if k == 0 && largest > 1.0 {
-            1.0 / largest
-        } else {
-            1.0
-        };
-        let d = [-(b[0] * g[0] + b[1] * g[1]), -(b[2] * g[0] + b[3] * g[1])];
-        let mut last = (f64::NAN, 0.0, [0.0; 2]);
-        let mut phi = |t: f64| {
-            let (v, gt) = rosen_fg(along(x, d, t));
-            last = (t, v, gt);
-            (v, dot(gt, d))
-        };
-        let Ok(found) = MoreThuente::default().search(&mut phi, f, dot(g, d), t0) else {
-            break;
-        };
-        let xn = along(x, d, found.t);
-        let (fnew, gn) = if last.0 == found.t {
-            (last.1, last.2)
-        } else {
-            rosen_fg(xn)
-        };
-        let s = [xn[0] - x[0], xn[1] - x[1]];
-        let y = [gn[0] - g[0], gn[1] - g[1]];
-        let ys = dot(y, s);
-        if ys > 1e-10 * dot(s, s).sqrt() * dot(y, y).sqrt() && ys.is_finite() {
-            if k == 0 {
-                let scale = ys / dot(y, y);
-                b = [scale, 0.0, 0.0, scale];
-            }
-            let rho = 1.0 / ys;
-            let by = [b[0] * y[0] + b[1] * y[1], b[2] * y[0] + b[3] * y[1]];
-            let c = rho * rho * dot(y, by) + rho;
-            for i in 0..2 {
-                for j in 0..2 {
-                    b[i * 2 + j] += c * s[i] * s[j] - rho * (by[i] * s[j] + s[i] * by[j]);
-                }
-            }
-        }
-        x = xn;
-        f = fnew;
-        g = gn;
-        k += 1;
-    }
-    (x, k)
-}
 
 #[inline(never)]
 fn target_a(x: f64) -> f64 {
@@ -231,13 +157,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let csv = args.iter().any(|a| a == "--csv");
-    let slices: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(400);
+/// Runs `slices` slices and prints the summary (or, with `csv`, every slice).
+pub fn run_phases(slices: usize, csv: bool) {
     let formula = Formula::parse("100*(x2-x1^2)^2+(1-x1)^2").expect("the formula parses");
     let options = Options {
-        grad_tol: 1e-5,
+        grad_tol: BFGS_TOL,
         max_iterations: 1000,
         ..Options::default()
     };
@@ -269,7 +193,7 @@ fn main() {
         let row = [
             time(|| {
                 for _ in 0..SLICE {
-                    black_box(hand_bfgs(black_box(1e-5), 1000));
+                    black_box(hand_bfgs(black_box(BFGS_TOL), 1000));
                 }
             }),
             time(|| {
