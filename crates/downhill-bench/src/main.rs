@@ -77,6 +77,15 @@ struct Args {
     csv: bool,
 }
 
+/// The value of option `name` as a count of at least 1.
+fn positive(name: &str, text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err(format!("{name} must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         quick: false,
@@ -107,29 +116,13 @@ fn parse_args() -> Result<Args, String> {
                     args.only.push(w);
                 }
             }
-            "--rounds" => {
-                let n: usize = value("--rounds")?
-                    .parse()
-                    .map_err(|e| format!("--rounds: {e}"))?;
-                if n == 0 {
-                    return Err("--rounds must be at least 1".into());
-                }
-                args.rounds = Some(n);
-            }
+            "--rounds" => args.rounds = Some(positive("--rounds", &value("--rounds")?)?),
             "--json-out" => args.json_out = Some(value("--json-out")?.into()),
             "--markdown" => args.markdown = Some(value("--markdown")?.into()),
             "--python" => args.python = Some(value("--python")?.into()),
             "--peers" => args.peers = Some(value("--peers")?.into()),
             "--cli" => args.cli = Some(value("--cli")?.into()),
-            "--phases" => {
-                let n: usize = value("--phases")?
-                    .parse()
-                    .map_err(|e| format!("--phases: {e}"))?;
-                if n == 0 {
-                    return Err("--phases must be at least 1".into());
-                }
-                args.phases = Some(n);
-            }
+            "--phases" => args.phases = Some(positive("--phases", &value("--phases")?)?),
             "--csv" => args.csv = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
