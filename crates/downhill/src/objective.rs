@@ -17,7 +17,7 @@ use num_dual::{Dual2SVec64, DualNumCopy, DualSVec64};
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
-use crate::formula::Formula;
+use crate::formula::{CompiledGradient, Formula};
 
 /// A twice-differentiable function `f: Rⁿ → R`.
 ///
@@ -52,6 +52,16 @@ pub trait Objective {
     /// default) means "not available": use [`Objective::value_gradient_hessian`].
     fn hessian_diagonal(&self, x: &[f64], diag: &mut [f64]) -> Option<()> {
         let _ = (x, diag);
+        None
+    }
+
+    /// [`Objective::value_gradient`] as machine code the caller may call
+    /// directly (a compiled [`Formula`]'s), for evaluating many points:
+    /// the driver's [`Problem`] takes it once per run. `None` (the default)
+    /// means "call `value_gradient`". Only this crate can make a
+    /// [`CompiledGradient`]; an implementation wrapping a formula may pass
+    /// the formula's on.
+    fn compiled_gradient(&self) -> Option<CompiledGradient<'_>> {
         None
     }
 }
@@ -204,6 +214,9 @@ impl Objective for Formula {
     fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
         Formula::value_gradient_hessian(self, x, grad, hess)
     }
+    fn compiled_gradient(&self) -> Option<CompiledGradient<'_>> {
+        Formula::compiled_gradient(self)
+    }
 }
 
 impl<T: Objective + ?Sized> Objective for &T {
@@ -224,6 +237,9 @@ impl<T: Objective + ?Sized> Objective for &T {
     }
     fn hessian_diagonal(&self, x: &[f64], diag: &mut [f64]) -> Option<()> {
         (**self).hessian_diagonal(x, diag)
+    }
+    fn compiled_gradient(&self) -> Option<CompiledGradient<'_>> {
+        (**self).compiled_gradient()
     }
 }
 
@@ -366,6 +382,10 @@ pub struct Evaluations {
 /// The objective as methods see it: every evaluation is counted.
 pub struct Problem<'a> {
     objective: &'a dyn Objective,
+    /// The objective's machine code for `f` and `∇f`, if it has any:
+    /// called directly, one dynamic call and the objective's checks fewer
+    /// per evaluation (same numbers).
+    compiled: Option<CompiledGradient<'a>>,
     /// `objective.dim()`, asked once (methods and line searches read it
     /// every step).
     dim: usize,
@@ -379,6 +399,7 @@ impl<'a> Problem<'a> {
     pub fn new(objective: &'a dyn Objective) -> Self {
         Problem {
             objective,
+            compiled: objective.compiled_gradient(),
             dim: objective.dim(),
             f: Cell::new(0),
             grad: Cell::new(0),
@@ -416,6 +437,9 @@ impl<'a> Problem<'a> {
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
         self.f.set(self.f.get() + 1);
         self.grad.set(self.grad.get() + 1);
+        if let Some(value) = self.compiled.and_then(|code| code.value_gradient(x, grad)) {
+            return value;
+        }
         self.objective.value_gradient(x, grad)
     }
 

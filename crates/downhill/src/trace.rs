@@ -80,6 +80,76 @@ impl Entry {
     }
 }
 
+/// The storage of short traces, kept per thread from one run to the next.
+///
+/// A run's trace outlives the run (it is in the result), so it cannot use
+/// the driver's buffer pool (`scratch`). But for small problems a run is
+/// short: a 2-D BFGS solve takes about 10 µs, and a `malloc` and `free` of
+/// its few-KB trace (too large for the allocator's per-thread cache) were
+/// about 5 % of its instructions. A dropped trace leaves its vectors here,
+/// the next [`Trace::reserve`] on this thread takes them; at most one pair
+/// of at most [`kept::MAX_RECORDS`] records is kept.
+mod kept {
+    use super::Entry;
+    use std::cell::RefCell;
+
+    /// The most records a kept pair holds (about 6 KB for entries).
+    pub(super) const MAX_RECORDS: usize = 128;
+    /// The most iterate numbers a kept pair holds (32 KB).
+    const MAX_NUMBERS: usize = 4096;
+
+    thread_local! {
+        static KEPT: RefCell<(Vec<Entry>, Vec<f64>)> =
+            const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    /// The kept vectors (emptied) if they hold `entries` and `xs` numbers;
+    /// empty vectors otherwise.
+    pub(super) fn take(entries: usize, xs: usize) -> (Vec<Entry>, Vec<f64>) {
+        KEPT.try_with(|kept| {
+            let mut kept = kept.try_borrow_mut().ok()?;
+            let (kept_entries, kept_xs) = &mut *kept;
+            if kept_entries.capacity() < entries || kept_xs.capacity() < xs {
+                return None;
+            }
+            Some((std::mem::take(kept_entries), std::mem::take(kept_xs)))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+    }
+
+    /// Keeps `entries` and `xs` (cleared) unless they are too large or a
+    /// pair at least as large is kept already.
+    pub(super) fn give_back(mut entries: Vec<Entry>, mut xs: Vec<f64>) {
+        if entries.capacity() == 0 || entries.capacity() > MAX_RECORDS {
+            return;
+        }
+        if xs.capacity() > MAX_NUMBERS {
+            return;
+        }
+        // During thread teardown the slot may be gone: the vectors are freed.
+        let _ = KEPT.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                if kept.0.capacity() < entries.capacity() {
+                    entries.clear();
+                    xs.clear();
+                    *kept = (entries, xs);
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        kept::give_back(
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.xs),
+        );
+    }
+}
+
 /// The last offered record, when the policy did not keep it.
 #[derive(Clone, Debug)]
 enum Pending {
@@ -148,6 +218,9 @@ impl Trace {
             _ => records,
         };
         let d = if self.keep_x { self.dim() } else { 0 };
+        if self.entries.capacity() == 0 && self.xs.capacity() == 0 {
+            (self.entries, self.xs) = kept::take(records, records * d);
+        }
         self.entries.reserve(records);
         self.xs.reserve(records * d);
     }

@@ -60,17 +60,28 @@ fn warm_runs_allocate_what_they_return_and_nothing_per_step() {
     let options = Options::book(20);
     let solve = || run(&rosenbrock, &mut Newton::new(1.0), &[-1.2, 1.0], &options).unwrap();
     let first = solve();
+    // A dropped result leaves its trace's storage to the next run.
+    drop(solve());
     for _ in 0..3 {
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         let result = solve();
         let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-        // The result's x and x0, the trace's records and iterates, the
-        // method's description; the gradients and the Hessian are the
-        // previous run's.
-        assert_eq!(allocations, 5);
+        // The result's x and x0 and the method's description; the
+        // gradients and the Hessian are the previous run's, and so are the
+        // trace's records and iterates, that run's result being dropped.
+        assert_eq!(allocations, 3, "a run after a dropped result");
         assert_eq!(result.x, first.x);
         assert_eq!(result.trace.len(), 21);
     }
+    // While earlier results are alive, a run's trace has storage of its own.
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let (second, third) = (solve(), solve());
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(allocations, 3 + 5, "two runs with their results alive");
+    assert_eq!((&second.x, &third.x), (&first.x, &first.x));
+    // Reused or not, a trace holds its own run's records only.
+    assert!(second.trace.records().eq(first.trace.records()));
+    assert!(third.trace.records().eq(first.trace.records()));
 
     // L-BFGS on 6-D Rosenbrock (the line search on kept buffers, n > 4):
     // once its pairs are full, a step allocates nothing, so a run of 30

@@ -125,3 +125,57 @@ fn dropped_formulas_free_their_code() {
         "resident memory grew from {before} kB to {after} kB"
     );
 }
+
+/// The machine code the driver's `Problem` calls directly gives
+/// `value_gradient`'s numbers bit for bit, refuses wrong lengths, and does
+/// not exist for an interpreted formula; runs through it count and end as
+/// runs through the interpreter.
+#[test]
+fn compiled_gradient_is_value_gradient() {
+    use downhill::driver::{run, Options};
+    use downhill::method::Bfgs;
+    use downhill::objective::Objective;
+    for source in CHAPTER {
+        let formula = Formula::parse(source).unwrap();
+        let interpreted = formula.clone().with_native(false);
+        assert!(interpreted.compiled_gradient().is_none());
+        assert!(Objective::compiled_gradient(&interpreted).is_none());
+        let compiled = Objective::compiled_gradient(&formula);
+        let expect_code = cfg!(all(feature = "native", target_arch = "x86_64"));
+        assert_eq!(compiled.is_some(), expect_code, "{source}");
+        let Some(code) = compiled else {
+            continue;
+        };
+        let n = formula.dim();
+        assert_eq!(code.dim(), n);
+        for x in points(n, 16) {
+            let (mut expected, mut grad) = (vec![0.0; n], vec![0.0; n]);
+            let value = formula.value_gradient(&x, &mut expected);
+            assert_eq!(
+                code.value_gradient(&x, &mut grad).map(f64::to_bits),
+                Some(value.to_bits())
+            );
+            assert_eq!(
+                grad.iter().map(|g| g.to_bits()).collect::<Vec<_>>(),
+                expected.iter().map(|g| g.to_bits()).collect::<Vec<_>>(),
+                "{source} at {x:?}"
+            );
+        }
+        let mut short = vec![0.0; n + 1];
+        assert_eq!(code.value_gradient(&vec![1.0; n + 1], &mut short), None);
+        assert!(short.iter().all(|g| *g == 0.0));
+
+        let x0 = vec![0.5; n];
+        let options = Options::default();
+        let (a, b) = (
+            run(&formula, &mut Bfgs::new(), &x0, &options).unwrap(),
+            run(&interpreted, &mut Bfgs::new(), &x0, &options).unwrap(),
+        );
+        assert_eq!(
+            (a.iterations, a.evaluations, &a.status),
+            (b.iterations, b.evaluations, &b.status),
+            "{source}"
+        );
+        assert_eq!(a.x, b.x, "{source}");
+    }
+}

@@ -165,6 +165,51 @@ impl<const M: usize> GradientCode<'_, M> {
     }
 }
 
+/// [`Formula::value_gradient`]'s machine code, for a caller that evaluates
+/// one objective many times through the [`Objective`](crate::objective::Objective)
+/// trait: the driver's [`Problem`](crate::objective::Problem) calls it
+/// directly, without the dynamic call and the checks of every
+/// `value_gradient` call in between. Only this crate makes one (see
+/// [`Objective::compiled_gradient`](crate::objective::Objective::compiled_gradient)),
+/// and the borrow keeps the formula, which owns the code, alive.
+#[derive(Clone, Copy)]
+pub struct CompiledGradient<'a> {
+    #[cfg(feature = "native")]
+    function: native::NativeFn,
+    #[cfg(not(feature = "native"))]
+    function: NativeFn,
+    dim: usize,
+    _formula: std::marker::PhantomData<&'a Formula>,
+}
+
+impl CompiledGradient<'_> {
+    /// Number of variables.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// `f(x)`, with `∇f(x)` written into `grad`: exactly
+    /// [`Formula::value_gradient`]. `None` (nothing written) unless both
+    /// have [`dim`](Self::dim) numbers.
+    #[inline(always)]
+    pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> Option<f64> {
+        if x.len() != self.dim || grad.len() != self.dim {
+            return None;
+        }
+        // SAFETY: the code reads `dim` numbers from `x` and writes `dim` to
+        // `grad`; the formula that owns the code outlives `self`.
+        Some(unsafe { (self.function)(x.as_ptr(), grad.as_mut_ptr(), std::ptr::null_mut()) })
+    }
+}
+
+impl std::fmt::Debug for CompiledGradient<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledGradient")
+            .field("dim", &self.dim)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The machine code of `f` and `∂f/∂x_0` (and, if asked for, `∂²f/∂x_0²`)
 /// at [`LANES`] points at once, for a separable sum's term
 /// `g(x; c_1, ..., c_K)`: the variables are the coordinate `x` and then up
@@ -370,6 +415,18 @@ impl Formula {
         let function = self.native_function(NativeOrder::Gradient)?;
         Some(GradientCode {
             function,
+            _formula: std::marker::PhantomData,
+        })
+    }
+
+    /// [`Formula::value_gradient`] as machine code (see
+    /// [`CompiledGradient`]); compiles it on first use. `None` when the
+    /// formula is interpreted.
+    pub fn compiled_gradient(&self) -> Option<CompiledGradient<'_>> {
+        let function = self.native_function(NativeOrder::Gradient)?;
+        Some(CompiledGradient {
+            function,
+            dim: self.dim(),
             _formula: std::marker::PhantomData,
         })
     }
