@@ -389,9 +389,11 @@ pub struct Problem<'a> {
     /// `objective.dim()`, asked once (methods and line searches read it
     /// every step).
     dim: usize,
-    f: Cell<usize>,
-    grad: Cell<usize>,
-    hess: Cell<usize>,
+    /// Calls by kind: `f` alone, `f` and `∇f`, `f`, `∇f` and (some of)
+    /// `∇²f`; one increment per call, the totals are formed when asked.
+    values: Cell<usize>,
+    gradients: Cell<usize>,
+    hessians: Cell<usize>,
 }
 
 impl<'a> Problem<'a> {
@@ -401,9 +403,9 @@ impl<'a> Problem<'a> {
             objective,
             compiled: objective.compiled_gradient(),
             dim: objective.dim(),
-            f: Cell::new(0),
-            grad: Cell::new(0),
-            hess: Cell::new(0),
+            values: Cell::new(0),
+            gradients: Cell::new(0),
+            hessians: Cell::new(0),
         }
     }
 
@@ -420,23 +422,24 @@ impl<'a> Problem<'a> {
 
     /// Counts so far.
     pub fn evaluations(&self) -> Evaluations {
+        let (values, gradients, hessians) =
+            (self.values.get(), self.gradients.get(), self.hessians.get());
         Evaluations {
-            f: self.f.get(),
-            grad: self.grad.get(),
-            hess: self.hess.get(),
+            f: values + gradients + hessians,
+            grad: gradients + hessians,
+            hess: hessians,
         }
     }
 
     /// `f(x)`; counts one value.
     pub fn value(&self, x: &[f64]) -> f64 {
-        self.f.set(self.f.get() + 1);
+        self.values.set(self.values.get() + 1);
         self.objective.value(x)
     }
 
     /// `f(x)` and `∇f(x)`; counts one value and one gradient.
     pub fn value_gradient(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        self.f.set(self.f.get() + 1);
-        self.grad.set(self.grad.get() + 1);
+        self.gradients.set(self.gradients.get() + 1);
         if let Some(value) = self.compiled.and_then(|code| code.value_gradient(x, grad)) {
             return value;
         }
@@ -445,9 +448,7 @@ impl<'a> Problem<'a> {
 
     /// `f(x)`, `∇f(x)` and `∇²f(x)`; counts one of each.
     pub fn value_gradient_hessian(&self, x: &[f64], grad: &mut [f64], hess: &mut [f64]) -> f64 {
-        self.f.set(self.f.get() + 1);
-        self.grad.set(self.grad.get() + 1);
-        self.hess.set(self.hess.get() + 1);
+        self.hessians.set(self.hessians.get() + 1);
         self.objective.value_gradient_hessian(x, grad, hess)
     }
 
@@ -463,9 +464,7 @@ impl<'a> Problem<'a> {
         diag: &mut [f64],
         full: &mut Vec<f64>,
     ) -> f64 {
-        self.f.set(self.f.get() + 1);
-        self.grad.set(self.grad.get() + 1);
-        self.hess.set(self.hess.get() + 1);
+        self.hessians.set(self.hessians.get() + 1);
         if self.objective.hessian_diagonal(x, diag).is_some() {
             return self.objective.value_gradient(x, grad);
         }

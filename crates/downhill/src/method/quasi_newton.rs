@@ -84,13 +84,21 @@ fn has_positive_curvature(s: &[f64], y: &[f64]) -> bool {
 pub struct Bfgs {
     /// Line search along `d = −B∇f` (strong Wolfe by default; the trial step is 1).
     pub line_search: LineSearchKind,
-    /// Every per-run vector in one allocation (see [`BfgsParts`]); empty
-    /// before the first run.
+    /// Every per-run vector in one allocation (see [`BfgsParts`]) for
+    /// n > [`SMALL_DIM`]; empty before the first such run.
     work: Vec<f64>,
+    /// The same for n ≤ [`SMALL_DIM`], inside the method: no allocation,
+    /// and with `n` a literal the slices' bounds fold away.
+    small: [f64; SMALL_WORK],
     /// Dimension `work` is laid out for (0: none yet).
     n: usize,
     buffers: RayBuffers,
 }
+
+/// The largest dimension whose work vectors live inside [`Bfgs`].
+const SMALL_DIM: usize = 4;
+/// Their length: the `n × n` matrix and [`BfgsParts::VECTORS`] vectors.
+const SMALL_WORK: usize = SMALL_DIM * SMALL_DIM + BfgsParts::VECTORS * SMALL_DIM;
 
 /// The per-run vectors of [`Bfgs`], carved out of its one work buffer.
 struct BfgsParts<'a> {
@@ -138,6 +146,7 @@ impl Bfgs {
         Bfgs {
             line_search: LineSearchKind::Wolfe,
             work: Vec::new(),
+            small: [0.0; SMALL_WORK],
             n: 0,
             buffers: RayBuffers::default(),
         }
@@ -164,12 +173,20 @@ impl Bfgs {
         let (x, grad) = (&state.x[..n], &state.grad[..n]);
         // A new run (or a new dimension): forget the previous iterate.
         let first = state.iteration == 0 || self.n != n;
+        let len = n * n + BfgsParts::VECTORS * n;
         if self.n != n {
             self.n = n;
-            self.work.clear();
-            self.work.resize(n * n + BfgsParts::VECTORS * n, 0.0);
+            if n > SMALL_DIM {
+                self.work.clear();
+                self.work.resize(len, 0.0);
+            }
         }
-        let p = BfgsParts::of(&mut self.work, n);
+        let work = if n <= SMALL_DIM {
+            &mut self.small[..len]
+        } else {
+            &mut self.work[..len]
+        };
+        let p = BfgsParts::of(work, n);
         let mut trial = 1.0;
         if first {
             reset(p.inverse, n, 1.0);
