@@ -379,8 +379,17 @@ fn counts(objective: &dyn Objective, solver: Solver) -> String {
     }
 }
 
+/// W5 runs this many times the configured rounds (see [`run`]).
+const ROUNDS_FACTOR: usize = 5;
+
 pub fn run(cfg: &Config) -> Vec<Table> {
-    let min_secs = if cfg.quick { 0.01 } else { 0.05 };
+    // Many short samples, the rows' order rotating every round: a solve
+    // takes microseconds, so a sample of 10 ms is plenty, and five times
+    // the rounds spread every row over the machine's slow and fast phases
+    // alike (one 50 ms sample per row and round let a phase change inside
+    // a round move one row's median by 30 % or more).
+    let rounds = ROUNDS_FACTOR * cfg.rounds;
+    let min_secs = if cfg.quick { 0.002 } else { 0.01 };
     let mut tables = Vec::new();
     let formula = std::sync::Arc::new(Formula::parse(FORMULA).expect("formula parses"));
 
@@ -494,9 +503,9 @@ pub fn run(cfg: &Config) -> Vec<Table> {
                             method.into(),
                             "--min-secs".into(),
                             if cfg.quick {
-                                "0.1".into()
+                                "0.02".into()
                             } else {
-                                "0.3".into()
+                                "0.06".into()
                             },
                         ],
                     ));
@@ -505,7 +514,7 @@ pub fn run(cfg: &Config) -> Vec<Table> {
                 }
             }
         }
-        let rows = interleave(id, &mut impls, cfg.rounds);
+        let rows = interleave(id, &mut impls, rounds);
         let mut table = Table::new(id, title, rows);
         table.reference = hand_name.to_string();
         table.cols = vec![
@@ -526,7 +535,7 @@ pub fn run(cfg: &Config) -> Vec<Table> {
         if solver == Solver::Newton && cfg.peers.is_some() {
             notes.push("scipy's Newton-CG is a different algorithm (truncated CG on the Newton system, its own line search); it is here as the scipy peer of Newton's method".into());
         }
-        notes.push("ratio = time per iteration / the hand-written loop's; ratio/solve compares whole solves".into());
+        notes.push(format!("ratio = time per iteration / the hand-written loop's; ratio/solve compares whole solves; {rounds} rounds of samples of {} ms per row", min_secs * 1e3));
         table.notes = notes;
         tables.push(table);
     }
