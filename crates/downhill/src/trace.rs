@@ -86,7 +86,7 @@ impl Entry {
 /// the driver's buffer pool (`scratch`). But for small problems a run is
 /// short: a 2-D BFGS solve takes about 3–5 µs, and a `malloc` and `free` of
 /// its few-KB trace (too large for the allocator's per-thread cache) were
-/// about 5 % of its instructions. A dropped trace leaves its vectors here,
+/// about 2 % of its instructions (callgrind). A dropped trace leaves its vectors here,
 /// the next [`Trace::reserve`] on this thread takes them; at most one pair
 /// of at most [`kept::MAX_RECORDS`] records is kept.
 mod kept {

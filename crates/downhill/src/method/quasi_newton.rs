@@ -193,11 +193,11 @@ impl Bfgs {
             trial = first_trial_step(grad);
         } else {
             // `s`, `y` and `B y` live only in this step: on the stack for
-            // n ≤ 4, where the unrolled loops keep them in registers instead
+            // n ≤ SMALL_DIM, where the unrolled loops keep them in registers instead
             // of storing and reloading them; the work buffer's otherwise.
-            let mut small = [[0.0; 4]; 3];
+            let mut small = [[0.0; SMALL_DIM]; 3];
             let [small_s, small_y, small_by] = &mut small;
-            let (s, y, by): (&mut [f64], &mut [f64], &mut [f64]) = if n <= 4 {
+            let (s, y, by): (&mut [f64], &mut [f64], &mut [f64]) = if n <= SMALL_DIM {
                 (&mut small_s[..n], &mut small_y[..n], &mut small_by[..n])
             } else {
                 (p.s, p.y, p.by)
