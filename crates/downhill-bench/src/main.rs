@@ -11,6 +11,7 @@
 //!     [--json] [--json-out FILE] [--markdown FILE] [--python PY] [--peers DIR] [--cli PATH]
 //! ```
 
+mod anatomy;
 mod downhill_large;
 mod downhill_sweep;
 mod harness;
@@ -49,6 +50,7 @@ const USAGE: &str = "usage: downhill-bench [--quick] [--only E,W1,W2,W3,W4,W5] [
                       [--json] [--json-out FILE] [--markdown FILE]
                       [--python PY] [--peers DIR] [--cli PATH]
        downhill-bench --phases SLICES [--csv]
+       downhill-bench --w1-anatomy REPS
 
   --quick          small sizes, 2 rounds: a smoke test
   --only LIST      workloads to run (default: all)
@@ -61,7 +63,9 @@ const USAGE: &str = "usage: downhill-bench [--quick] [--only E,W1,W2,W3,W4,W5] [
   --cli PATH       the downhill binary for W1's end-to-end row (default: next to this binary)
   --phases SLICES  instead of the workloads: which kinds of code this machine's slow
                    phases slow down (W5 BFGS, hand loop and driver, against five small
-                   loops), in SLICES alternating slices; --csv prints every slice";
+                   loops), in SLICES alternating slices; --csv prints every slice
+  --w1-anatomy REPS  instead of the workloads: W1's hand loop against six loops that each
+                   add one difference on the way to driver::run (REPS alternating repetitions)";
 
 struct Args {
     quick: bool,
@@ -75,6 +79,7 @@ struct Args {
     cli: Option<PathBuf>,
     phases: Option<usize>,
     csv: bool,
+    anatomy: Option<usize>,
 }
 
 /// The value of option `name` as a count of at least 1.
@@ -99,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
         cli: None,
         phases: None,
         csv: false,
+        anatomy: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -124,6 +130,9 @@ fn parse_args() -> Result<Args, String> {
             "--cli" => args.cli = Some(value("--cli")?.into()),
             "--phases" => args.phases = Some(positive("--phases", &value("--phases")?)?),
             "--csv" => args.csv = true,
+            "--w1-anatomy" => {
+                args.anatomy = Some(positive("--w1-anatomy", &value("--w1-anatomy")?)?)
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -178,6 +187,10 @@ fn main() {
     };
     if let Some(slices) = args.phases {
         phases::run_phases(slices, args.csv);
+        return;
+    }
+    if let Some(reps) = args.anatomy {
+        anatomy::run_anatomy(reps);
         return;
     }
     let peers = args.python.clone().map(|py| {

@@ -17,10 +17,10 @@ use crate::report::{Col, Goal, Metric, Table};
 use crate::sys::{current_rss, peak_rss, reset_peak_rss, run_child};
 use crate::Config;
 
-const C: f64 = 0.15 * PI;
-const ETA: f64 = 0.01;
-const X0: f64 = 10.0;
-const FORMULA: &str = "x*cos(0.15*pi*x)";
+pub(crate) const C: f64 = 0.15 * PI;
+pub(crate) const ETA: f64 = 0.01;
+pub(crate) const X0: f64 = 10.0;
+pub(crate) const FORMULA: &str = "x*cos(0.15*pi*x)";
 
 const HAND: &str = "hand-written loop (std sin_cos)";
 const FORMULA_ROW: &str = "downhill driver::run + Formula";
@@ -31,7 +31,7 @@ const EVALUATION_ROW: &str = "hand-written loop calling Formula::value_gradient"
 
 /// The loop a user would write by hand.
 #[inline(never)]
-fn hand_loop(steps: usize) -> f64 {
+pub(crate) fn hand_loop(steps: usize) -> f64 {
     let mut x = black_box(X0);
     let eta = black_box(ETA);
     for _ in 0..steps {
@@ -45,7 +45,7 @@ fn hand_loop(steps: usize) -> f64 {
 /// the evaluation costs without the driver (the yardstick for the
 /// driver's own overhead).
 #[inline(never)]
-fn evaluation_loop(formula: &Formula, steps: usize) -> f64 {
+pub(crate) fn evaluation_loop(formula: &Formula, steps: usize) -> f64 {
     let mut x = [black_box(X0)];
     let mut grad = [0.0];
     let eta = black_box(ETA);
