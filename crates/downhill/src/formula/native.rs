@@ -356,12 +356,23 @@ const LIBRARY: &[(Library, &str, *const u8)] = &[
 ];
 
 /// A derivative part at compile time: a structural zero, a structural one
-/// (an input's seed), or a value computed at run time.
+/// (an input's seed), a value computed at run time, or the negation of one.
+///
+/// `Neg` defers a sign flip to where it folds away, in the rules IEEE
+/// arithmetic makes exact: `(−a)·b = −(a·b)`, `(−a)/b = −(a/b)`,
+/// `b + (−a) = b − a`, `b − (−a) = b + a`, `−(−a) = a`. So `cos(c·x)`'s
+/// slope `c·(−sin)` costs no instruction of its own and `x·cos(c·x)`'s
+/// derivative is `cos − (c·sin)·x`, the bits of the interpreter's
+/// `cos + (c·(−sin))·x` with one instruction fewer after `sincos` returns
+/// (W1's step is bound by that chain's latency). Where no rule applies
+/// (`(−a) + (−b)` would give `+0` where `−(a + b)` gives `−0`), the flip is
+/// materialized as before.
 #[derive(Clone, Copy, Debug)]
 enum Part {
     Zero,
     One,
     Run(Value),
+    Neg(Value),
 }
 
 /// A register in second-order forward mode: value, gradient (`m` parts),
@@ -543,6 +554,7 @@ impl Emitter<'_> {
             Part::Zero => self.constant(0.0),
             Part::One => self.constant(1.0),
             Part::Run(value) => value,
+            Part::Neg(value) => self.neg(value),
         }
     }
 
@@ -573,22 +585,35 @@ impl Emitter<'_> {
         self.mul(a, c)
     }
 
-    /// `a + b` on parts: a structural zero is left out.
+    /// `a + b` on parts: a structural zero is left out, a negation folds
+    /// into a subtraction (`a + (−b)` is `a − b` exactly).
     fn part_add(&mut self, a: Part, b: Part) -> Part {
         match (a, b) {
             (Part::Zero, other) | (other, Part::Zero) => other,
-            _ => {
-                let (a, b) = (self.materialize(a), self.materialize(b));
-                Part::Run(self.add(a, b))
+            (Part::Neg(_), Part::Neg(_)) => self.part_add_materialized(a, b),
+            (a, Part::Neg(b)) | (Part::Neg(b), a) => {
+                let a = self.materialize(a);
+                Part::Run(self.sub(a, b))
             }
+            _ => self.part_add_materialized(a, b),
         }
     }
 
-    /// `a - b` on parts.
+    fn part_add_materialized(&mut self, a: Part, b: Part) -> Part {
+        let (a, b) = (self.materialize(a), self.materialize(b));
+        Part::Run(self.add(a, b))
+    }
+
+    /// `a - b` on parts (`a − (−b)` is `a + b`, `(−a) − (−b)` is `b − a`).
     fn part_sub(&mut self, a: Part, b: Part) -> Part {
         match (a, b) {
             (a, Part::Zero) => a,
             (Part::Zero, b) => self.part_neg(b),
+            (Part::Neg(a), Part::Neg(b)) => Part::Run(self.sub(b, a)),
+            (a @ (Part::One | Part::Run(_)), Part::Neg(b)) => {
+                let a = self.materialize(a);
+                Part::Run(self.add(a, b))
+            }
             _ => {
                 let (a, b) = (self.materialize(a), self.materialize(b));
                 Part::Run(self.sub(a, b))
@@ -597,12 +622,17 @@ impl Emitter<'_> {
     }
 
     /// `a * b` on parts: a zero makes a zero, a one is left out (`1 * b` is
-    /// `b` exactly).
+    /// `b` exactly), signs are carried (`(−a)·b` is `−(a·b)` exactly).
     fn part_mul(&mut self, a: Part, b: Part) -> Part {
         match (a, b) {
             (Part::Zero, _) | (_, Part::Zero) => Part::Zero,
             (Part::One, other) | (other, Part::One) => other,
-            (Part::Run(a), Part::Run(b)) => Part::Run(self.mul(a, b)),
+            (Part::Run(a), Part::Run(b)) | (Part::Neg(a), Part::Neg(b)) => {
+                Part::Run(self.mul(a, b))
+            }
+            (Part::Neg(a), Part::Run(b)) | (Part::Run(a), Part::Neg(b)) => {
+                Part::Neg(self.mul(a, b))
+            }
         }
     }
 
@@ -610,6 +640,7 @@ impl Emitter<'_> {
     fn part_div(&mut self, a: Part, b: Value) -> Part {
         match a {
             Part::Zero => Part::Zero,
+            Part::Neg(a) => Part::Neg(self.div(a, b)),
             _ => {
                 let a = self.materialize(a);
                 Part::Run(self.div(a, b))
@@ -617,13 +648,13 @@ impl Emitter<'_> {
         }
     }
 
+    /// `−a` on parts, deferred (see [`Part::Neg`]).
     fn part_neg(&mut self, a: Part) -> Part {
         match a {
             Part::Zero => Part::Zero,
-            _ => {
-                let a = self.materialize(a);
-                Part::Run(self.neg(a))
-            }
+            Part::Neg(a) => Part::Run(a),
+            Part::One => Part::Neg(self.constant(1.0)),
+            Part::Run(a) => Part::Neg(a),
         }
     }
 
@@ -1131,10 +1162,9 @@ impl Emitter<'_> {
                 if !first {
                     (self.call(Library::Cos, &[x]), None, None)
                 } else {
+                    // Slope −sin, curvature −cos: negated below.
                     let (s, c) = self.sin_cos(x);
-                    let d1 = self.neg(s);
-                    let d2 = second.then(|| self.neg(c));
-                    (c, Some(d1), d2)
+                    (c, Some(s), second.then_some(c))
                 }
             }
             UnaryFunction::Tan => {
@@ -1172,13 +1202,8 @@ impl Emitter<'_> {
                         let r3 = self.mul(r2, r);
                         self.mul(x, r3)
                     });
-                    if function == UnaryFunction::Asin {
-                        (v, Some(r), curvature)
-                    } else {
-                        let minus_r = self.neg(r);
-                        let d2 = curvature.map(|c| self.neg(c));
-                        (v, Some(minus_r), d2)
-                    }
+                    // For `acos`, both negated below.
+                    (v, Some(r), curvature)
                 }
             }
             UnaryFunction::Atan => {
@@ -1232,8 +1257,15 @@ impl Emitter<'_> {
                 }
             }
         };
+        // `cos` and `acos` have the negated slope and curvature of `sin`
+        // and `asin`: the sign is deferred (see `Part::Neg`).
+        let part = if matches!(function, UnaryFunction::Cos | UnaryFunction::Acos) {
+            Part::Neg
+        } else {
+            Part::Run
+        };
         match d1 {
-            Some(d1) if first => self.chain(a, v, Part::Run(d1), d2.map(Part::Run)),
+            Some(d1) if first => self.chain(a, v, part(d1), d2.map(part)),
             _ => Jet {
                 v,
                 g: Vec::new(),
@@ -1427,6 +1459,9 @@ mod tests {
             "x^2.5 + y^-1.5 + 2^x + x^y + pow(y, x) + x^3 + y^-2 + x^0 + y^1 + x^7",
             "min(x, y) + max(x*y, 1) + 3/x - y/2 + x/y + -x + (2 - y)",
             "((x - y)^2 + 1)^2 * (x + 1)^-3",
+            // Deferred signs (`Part::Neg`) meeting every rule: products,
+            // quotients, sums and differences of negated parts.
+            "cos(x)*cos(y) - cos(x*y) + (1 - cos(x))/(2 + cos(y)) - -acos(x/4) - (-(y - x)) + -cos(x) - -cos(y)",
         ];
         let points = [
             [1.3, 0.7, 0.0],
