@@ -2,7 +2,7 @@
 
 use downhill::driver::{run, DivergenceReason, Options, RunError, Status};
 use downhill::formula::Formula;
-use downhill::method::{GradientDescent, Newton};
+use downhill::method::{Bfgs, GradientDescent, Lbfgs, LineSearchKind, Method, Newton};
 use downhill::trace::TracePolicy;
 
 fn formula(src: &str) -> Formula {
@@ -32,6 +32,43 @@ fn eta_1_1_for_1000_steps_is_reported_as_divergence() {
     assert_eq!(r.iterations, 126, "the result keeps the last good iterate");
     assert!(r.x[0].is_finite() && r.f.is_finite());
     assert_eq!(r.status.code(), "diverged");
+}
+
+/// `-x^2` has no minimum: a line search that finds `f` still falling
+/// steeply at its largest step reports the run as diverged (not as stalled
+/// at the start), keeping the last iterate. In two variables with one
+/// direction of negative curvature, every method ends diverged too.
+#[test]
+fn unbounded_below_is_divergence_for_line_search_methods() {
+    let methods = || -> Vec<Box<dyn Method>> {
+        vec![
+            Box::new(Bfgs::new()),
+            Box::new(Lbfgs::new(5)),
+            Box::new(GradientDescent::new(1.0).with_line_search(LineSearchKind::Wolfe)),
+            Box::new(GradientDescent::new(1.0).with_line_search(LineSearchKind::Exact)),
+            Box::new(GradientDescent::new(1.0).with_line_search(LineSearchKind::Golden)),
+        ]
+    };
+    let f = formula("-x^2");
+    for mut method in methods() {
+        let r = run(&f, method.as_mut(), &[1.0], &Options::default()).unwrap();
+        match &r.status {
+            Status::Diverged {
+                iteration: 1,
+                reason: DivergenceReason::UnboundedBelow { f: value, t },
+            } => assert!(*value < -1e6 && *t > 1e3, "f {value} at {t}"),
+            other => panic!("{}: {other:?}", r.method),
+        }
+        assert_eq!(r.status.code(), "diverged");
+        assert_eq!((r.iterations, r.x.as_slice(), r.f), (0, &[1.0][..], -1.0));
+        assert!(r.status.to_string().contains("without bound"));
+    }
+    let f = formula("-(x - 1)^2 + 3*y^2");
+    for mut method in methods() {
+        let r = run(&f, method.as_mut(), &[0.5, 0.2], &Options::default()).unwrap();
+        assert_eq!(r.status.code(), "diverged", "{}: {:?}", r.method, r.status);
+        assert!(r.x.iter().all(|v| v.is_finite()) && r.f.is_finite());
+    }
 }
 
 #[test]
@@ -383,4 +420,34 @@ fn line_search_methods_hand_over_their_last_trial() {
             }
         }
     }
+}
+
+/// `‖∇f‖` is computed without overflow or underflow in the squares: a huge
+/// but finite gradient has a finite norm in the result and every record.
+#[test]
+fn gradient_norms_do_not_overflow() {
+    use downhill::driver::norm;
+    assert_eq!(norm(&[3e300, 4e300]), 5e300);
+    assert_eq!(norm(&[3e-300, -4e-300]), 5e-300);
+    assert_eq!(norm(&[3.0, 4.0]), 5.0);
+    assert_eq!(norm(&[0.0, 0.0]), 0.0);
+    assert_eq!(norm(&[]), 0.0);
+    assert_eq!(norm(&[f64::INFINITY, 1.0]), f64::INFINITY);
+    assert!(norm(&[f64::NAN, 1e300]).is_nan());
+
+    // x <- x - 1e-301 * 2e300 x = 0.8 x: the gradient 2e300 x stays finite.
+    let f = formula("1e300*x^2");
+    let options = Options {
+        max_iterations: 3,
+        ..Options::default()
+    };
+    let r = run(&f, &mut GradientDescent::new(1e-301), &[1.0], &options).unwrap();
+    assert_eq!(r.status, Status::IterationLimit);
+    let expected = 2e300 * r.x[0];
+    assert!(
+        (r.grad_norm - expected).abs() <= 1e-12 * expected,
+        "{}",
+        r.grad_norm
+    );
+    assert!(r.trace.records().all(|record| record.grad_norm.is_finite()));
 }

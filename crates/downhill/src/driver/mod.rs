@@ -317,6 +317,12 @@ impl Iterate<'_, '_, '_> {
                 // A line search that cannot decrease f even along -grad means
                 // no representable step improves f: the run has stalled.
                 Err(StepFailure::LineSearchFailed(_)) => break Status::Stalled(Stall::NoDecrease),
+                Err(StepFailure::Unbounded { f, t }) => {
+                    break Status::Diverged {
+                        iteration,
+                        reason: DivergenceReason::UnboundedBelow { f, t },
+                    }
+                }
                 Err(failure) => {
                     break Status::MethodFailed {
                         iteration,
@@ -425,17 +431,43 @@ fn finite_and_largest(v: &[f64]) -> (bool, f64) {
     (finite, largest)
 }
 
-/// Euclidean norm `‖v‖₂`.
+/// Euclidean norm `‖v‖₂`, without overflow or underflow in the squares:
+/// `‖(2e300)‖` is `2e300`, not `inf` (BLAS `dnrm2`'s concern). The plain sum
+/// of squares serves whenever it is a normal number; otherwise the norm is
+/// taken of `v / max|vᵢ|` and scaled back. NaN if a component is NaN.
+#[inline]
 pub fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+    let sum = v.iter().map(|x| x * x).sum::<f64>();
+    if sum.is_finite() && sum >= f64::MIN_POSITIVE {
+        sum.sqrt()
+    } else {
+        scaled_norm(v.iter().copied(), sum)
+    }
 }
 
+/// [`norm`] of `v` whose plain sum of squares `sum` overflowed,
+/// underflowed or is zero or NaN.
+#[cold]
+fn scaled_norm(v: impl Iterator<Item = f64> + Clone, sum: f64) -> f64 {
+    if sum.is_nan() {
+        return sum;
+    }
+    let largest = v.clone().fold(0.0_f64, |m, x| m.max(x.abs()));
+    if largest == 0.0 || largest.is_infinite() {
+        return largest;
+    }
+    largest * v.map(|x| (x / largest) * (x / largest)).sum::<f64>().sqrt()
+}
+
+/// `‖a − b‖₂`, as [`norm`].
 fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(p, q)| (p - q) * (p - q))
-        .sum::<f64>()
-        .sqrt()
+    let difference = a.iter().zip(b).map(|(p, q)| p - q);
+    let sum = difference.clone().map(|d| d * d).sum::<f64>();
+    if sum.is_finite() && sum >= f64::MIN_POSITIVE {
+        sum.sqrt()
+    } else {
+        scaled_norm(difference, sum)
+    }
 }
 
 /// The summary of a run as one JSON object (`status`, `x`, `f`, `grad_norm`,

@@ -147,6 +147,14 @@ pub enum DivergenceReason {
         /// The bound in force.
         bound: f64,
     },
+    /// The line search found `f` decreasing without bound along the step's
+    /// direction ([`StepFailure::Unbounded`](crate::method::StepFailure)).
+    UnboundedBelow {
+        /// The lowest `f` the search reached.
+        f: f64,
+        /// The step along the direction where it did.
+        t: f64,
+    },
 }
 
 /// Which stagnation test stopped a run.
@@ -237,6 +245,10 @@ impl std::fmt::Display for Status {
                     DivergenceReason::OutOfBounds { largest, bound } => {
                         write!(f, "|x| = {largest:.3e} exceeds the bound {bound:.1e}")
                     }
+                    DivergenceReason::UnboundedBelow { f: value, t } => write!(
+                        f,
+                        "f decreases without bound along the search direction (f = {value:.3e} at step {t:.1e})"
+                    ),
                 }
             }
             Status::MethodFailed { iteration, reason } => {

@@ -70,6 +70,10 @@ impl LineSearch for Exact {
         let mut hi = None;
         while hi.is_none() {
             if evaluations >= self.max_iter || !t.is_finite() {
+                // Decreasing through every doubling: unbounded below.
+                if lo > 0.0 {
+                    return Err(LineSearchError::Unbounded { t: lo, phi: phi_lo });
+                }
                 return Err(failure(evaluations, any_finite));
             }
             let (value, slope) = phi.value_derivative(t);
@@ -170,7 +174,13 @@ mod tests {
     fn unbounded_descent_runs_out() {
         let mut phi = |t: f64| (-t, -1.0);
         let result = Exact::default().search(&mut phi, 0.0, -1.0, 1.0);
-        assert_eq!(result, Err(LineSearchError::NoProgress));
+        // Decreasing at every trial up to the evaluation limit.
+        match result {
+            Err(LineSearchError::Unbounded { t, phi }) => {
+                assert!(phi == -t && t > 1e6, "{t} {phi}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

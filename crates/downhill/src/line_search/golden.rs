@@ -123,12 +123,10 @@ impl LineSearch for Golden {
             }
         } else {
             loop {
-                if values.evaluations >= limit {
-                    return Err(values.failure());
-                }
                 let u = c + GOLDEN_RATIO * (c - a);
-                if !u.is_finite() {
-                    return Err(values.failure());
+                if values.evaluations >= limit || !u.is_finite() {
+                    // Decreasing through every expansion: unbounded below.
+                    return Err(LineSearchError::Unbounded { t: c, phi: fc });
                 }
                 let fu = values.at(u);
                 if fu >= fc {
@@ -203,7 +201,13 @@ mod tests {
     fn unbounded_descent_runs_out() {
         let mut phi = |t: f64| (-t, -1.0);
         let result = Golden::default().search(&mut phi, 0.0, -1.0, 1.0);
-        assert_eq!(result, Err(LineSearchError::NoProgress));
+        // Decreasing at every trial up to the evaluation limit.
+        match result {
+            Err(LineSearchError::Unbounded { t, phi }) => {
+                assert!(phi == -t && t > 1e6, "{t} {phi}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -319,6 +319,14 @@ pub enum LineSearchError {
     NoProgress,
     /// `φ(0)` is not finite, or no trial step had a finite value.
     NonFinite,
+    /// `φ` still decreases steeply at the largest step the search allows:
+    /// `f` is unbounded below along the direction.
+    Unbounded {
+        /// The last trial step.
+        t: f64,
+        /// `φ(t)` there.
+        phi: f64,
+    },
 }
 
 impl std::fmt::Display for LineSearchError {
@@ -335,6 +343,10 @@ impl std::fmt::Display for LineSearchError {
             LineSearchError::NonFinite => {
                 write!(f, "the line search met only non-finite values")
             }
+            LineSearchError::Unbounded { t, phi } => write!(
+                f,
+                "f decreases without bound along the search direction (f = {phi:.3e} at step {t:.1e})"
+            ),
         }
     }
 }

@@ -46,9 +46,12 @@
 //! below it. An interpolated step that is not finite falls back to
 //! bisection. The search stops with [`LineSearchError::NoProgress`] when the
 //! interval falls below `xtol · tᵤ` or rounding stalls it, when it sits at
-//! `t_max` with `φ` still decreasing steeply or at `t_min` without
-//! sufficient decrease, or after `max_iter` evaluations: an `Ok` step always
-//! satisfies both conditions.
+//! `t_min` without sufficient decrease, or after `max_iter` evaluations,
+//! and with [`LineSearchError::Unbounded`] when it sits at `t_max` with `φ`
+//! still decreasing steeply: an `Ok` step always satisfies both conditions.
+//! (A trial at `φ = −∞` is "too far" as any non-finite one: `ln x` at a
+//! step that lands on 0 is no reason to give up the local minimum of
+//! `x² + ln x`.)
 
 use super::LineSearchResult;
 use super::{check_start, failure, first_step, LineFunction, LineSearch, LineSearchError};
@@ -329,7 +332,8 @@ impl LineSearch for MoreThuente {
                 });
             }
             if t >= t_max && sufficient && g <= decrease_slope {
-                break; // still decreasing steeply at the largest step allowed
+                // Still decreasing steeply at the largest step allowed.
+                return Err(LineSearchError::Unbounded { t, phi: f });
             }
             if t <= t_min && !(sufficient && g < decrease_slope) {
                 break; // the smallest step allowed is already too far
@@ -449,7 +453,13 @@ mod tests {
             (-t, -1.0)
         };
         let result = MoreThuente::default().search(&mut phi, 0.0, -1.0, 1.0);
-        assert_eq!(result, Err(LineSearchError::NoProgress));
+        assert_eq!(
+            result,
+            Err(LineSearchError::Unbounded {
+                t: 1e20,
+                phi: -1e20
+            })
+        );
         assert!(calls < 100, "{calls} evaluations");
     }
 

@@ -168,6 +168,10 @@ fn search_along(
                 move_along(x, direction, found.t, &mut next.x[..n]);
                 return Ok(StepInfo { note });
             }
+            // Unbounded along one descent direction is unbounded below.
+            Err(LineSearchError::Unbounded { t, phi }) => {
+                return Err(StepFailure::Unbounded { f: phi, t });
+            }
             Err(error) => {
                 if note == Some(FELL_BACK) || is_steepest(grad, direction) {
                     return Err(StepFailure::LineSearchFailed(error.to_string()));

@@ -56,6 +56,15 @@ pub enum StepFailure {
     NonFiniteHessian,
     /// The line search found no acceptable step, even along `−∇f`.
     LineSearchFailed(String),
+    /// The line search found `f` decreasing without bound along a descent
+    /// direction (still steeply at its largest step): `f` is unbounded
+    /// below, and the run diverges.
+    Unbounded {
+        /// The lowest `f` the search reached.
+        f: f64,
+        /// The step along the direction where it did.
+        t: f64,
+    },
 }
 
 impl std::fmt::Display for StepFailure {
@@ -64,6 +73,10 @@ impl std::fmt::Display for StepFailure {
             StepFailure::SingularHessian => write!(f, "the Hessian is singular"),
             StepFailure::NonFiniteHessian => write!(f, "the Hessian is not finite"),
             StepFailure::LineSearchFailed(why) => write!(f, "the line search failed: {why}"),
+            StepFailure::Unbounded { f: value, t } => write!(
+                f,
+                "f decreases without bound along the search direction (f = {value:.3e} at step {t:.1e})"
+            ),
         }
     }
 }
