@@ -25,6 +25,28 @@ thread_local! {
         const { RefCell::new([Vec::new(), Vec::new(), Vec::new(), Vec::new()]) };
 }
 
+/// Whether `count` values of `T` can be allocated now (above
+/// [`PROBE_BYTES`], a probe reserved and freed at once; below, yes without
+/// a probe, so small runs allocate nothing more). Sizes read from files
+/// and options are checked with it before their buffers are made, so an
+/// impossible one is an error that says what it was for, not an abort
+/// ("memory allocation of N bytes failed").
+pub(crate) fn can_allocate<T>(count: usize) -> bool {
+    match count.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= PROBE_BYTES => true,
+        Some(_) => Vec::<T>::new().try_reserve_exact(count).is_ok(),
+        None => false,
+    }
+}
+
+/// The size from which [`can_allocate`] probes (64 MiB).
+const PROBE_BYTES: usize = 64 << 20;
+
+/// `bytes` as gigabytes for messages, e.g. `"80.0 GB"`.
+pub(crate) fn gigabytes(bytes: f64) -> String {
+    format!("{:.1} GB", bytes / 1e9)
+}
+
 /// `len` zeros, in the smallest kept buffer that holds them if there is one.
 pub(crate) fn zeros(len: usize) -> Vec<f64> {
     if len == 0 {

@@ -451,3 +451,50 @@ fn gradient_norms_do_not_overflow() {
     );
     assert!(r.trace.records().all(|record| record.grad_norm.is_finite()));
 }
+
+/// A method whose `n × n` matrix cannot be allocated ends with an error
+/// naming the matrix and its size, not an abort. (n = 5·10⁶: the matrix
+/// would be 200 TB, beyond any address space, whatever the overcommit.)
+#[test]
+fn matrices_beyond_memory_are_errors_not_aborts() {
+    use downhill::objective::Manual;
+    let n = 5_000_000;
+    let f = Manual::new(
+        n,
+        |x: &[f64]| x.iter().map(|v| v * v).sum(),
+        |x: &[f64], g: &mut [f64]| {
+            for (g, v) in g.iter_mut().zip(x) {
+                *g = 2.0 * v;
+            }
+        },
+        |_: &[f64], _: &mut [f64]| unreachable!("no Hessian is evaluated"),
+    );
+    let x0 = vec![1.0; n];
+    let options = Options {
+        max_iterations: 3,
+        ..Options::default()
+    };
+    let error = run(&f, &mut Newton::new(1.0), &x0, &options).unwrap_err();
+    assert!(matches!(error, RunError::TooLarge(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("5000000 x 5000000 Hessian (200000.0 GB)"),
+        "{error}"
+    );
+    let r = run(&f, &mut Bfgs::new(), &x0, &options).unwrap();
+    match &r.status {
+        Status::MethodFailed {
+            iteration: 1,
+            reason,
+        } => {
+            assert!(
+                reason.contains("5000000 x 5000000 inverse Hessian"),
+                "{reason}"
+            );
+            assert!(reason.contains("L-BFGS"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.iterations, 0);
+}

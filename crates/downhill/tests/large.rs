@@ -300,6 +300,29 @@ fn mm_error(text: &str) -> String {
         .to_string()
 }
 
+/// Sizes in a corrupt header are errors at the size line or the end of the
+/// data, never an allocation of what the header claims (an abort).
+#[test]
+fn matrix_market_sizes_beyond_memory_are_errors() {
+    assert_eq!(
+        mm_error("%%MatrixMarket matrix coordinate real general\n3 3 99999999999\n1 1 1\n"),
+        "A.mtx: the file ends after 1 of 99999999999 entries"
+    );
+    assert_eq!(
+        mm_error("%%MatrixMarket matrix array real general\n100000000 100000000\n1\n"),
+        "A.mtx:2: a dense 100000000 x 100000000 matrix needs 80000000.0 GB, more than can be allocated"
+    );
+    let overflowing = format!(
+        "%%MatrixMarket matrix array real general\n{0} {0}\n1\n",
+        usize::MAX
+    );
+    assert!(mm_error(&overflowing).ends_with("more than can be allocated"));
+    assert_eq!(
+        mm_error("%%MatrixMarket matrix coordinate real general\n100000000000000 3 1\n1 1 1\n"),
+        "A.mtx:2: the row index of a sparse 100000000000000 x 3 matrix needs 800000.0 GB, more than can be allocated"
+    );
+}
+
 #[test]
 fn matrix_market_errors_name_the_file_and_line() {
     assert_eq!(

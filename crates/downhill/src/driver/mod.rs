@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::finite::all_finite;
 use crate::method::{HessianNeed, Method, NextIterate, State, StepFailure};
 use crate::objective::{Evaluations, Objective, Problem, Variables};
-use crate::scratch::{fresh_zeros, give_back, zeros};
+use crate::scratch::{can_allocate, fresh_zeros, gigabytes, give_back, zeros};
 use crate::trace::{Record, Trace};
 
 /// Everything a finished run reports.
@@ -74,6 +74,9 @@ pub enum RunError {
     },
     /// An option is out of range (e.g. `eta <= 0`).
     InvalidOption(String),
+    /// A buffer the run needs cannot be allocated (e.g. the `n × n`
+    /// Hessian of a Newton method for a very large `n`).
+    TooLarge(String),
 }
 
 impl std::fmt::Display for RunError {
@@ -89,7 +92,9 @@ impl std::fmt::Display for RunError {
             RunError::NotFiniteAtStart { what } => {
                 write!(f, "the objective's {what} is not finite at the start point")
             }
-            RunError::InvalidOption(message) => write!(f, "{message}"),
+            RunError::InvalidOption(message) | RunError::TooLarge(message) => {
+                write!(f, "{message}")
+            }
         }
     }
 }
@@ -162,6 +167,13 @@ fn drive(
 
     let problem = Problem::new(objective);
     let need = method.hessian_need();
+    if need == HessianNeed::Full && !n.checked_mul(n).is_some_and(can_allocate::<f64>) {
+        return Err(RunError::TooLarge(format!(
+            "{} needs the {n} x {n} Hessian ({}), more than can be allocated",
+            method.describe(),
+            gigabytes(8.0 * n as f64 * n as f64)
+        )));
+    }
     let new_state = |x: Vec<f64>, hess: Vec<f64>| State {
         iteration: 0,
         x,

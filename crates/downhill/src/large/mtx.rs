@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::matrix::{Csr, Matrix};
+use crate::scratch::{can_allocate, gigabytes};
 
 /// A file that could not be read as a matrix or vector.
 #[derive(Clone, Debug, PartialEq)]
@@ -285,7 +286,17 @@ fn read_coordinate(
             format!("a symmetric matrix must be square, got {rows} x {cols}"),
         ));
     }
-    let mut triplets: Vec<(usize, usize, f64)> = Vec::with_capacity(entries);
+    // The matrix's own storage: row starts (or the diagonal) of `rows`.
+    ensure_allocatable(
+        lines,
+        size_at,
+        rows.checked_add(1),
+        &format!("the row index of a sparse {rows} x {cols} matrix"),
+        8.0 * rows as f64,
+    )?;
+    // Reserved up to a bound: a corrupt count must not allocate by itself;
+    // the entries actually read grow the vector.
+    let mut triplets: Vec<(usize, usize, f64)> = Vec::with_capacity(entries.min(1 << 16));
     let expect = if header.field == Field::Pattern { 2 } else { 3 };
     for _ in 0..entries {
         let Some((n, text)) = lines.data(false)? else {
@@ -360,6 +371,27 @@ fn read_coordinate(
     Ok(Matrix::Sparse(Csr::from_triplets(rows, cols, triplets)))
 }
 
+/// An error at the size line unless `count` numbers (`None`: more than
+/// `usize` holds) can be allocated for `what`, which needs `bytes`.
+fn ensure_allocatable(
+    lines: &Lines<impl BufRead>,
+    size_at: usize,
+    count: Option<usize>,
+    what: &str,
+    bytes: f64,
+) -> Result<(), MatrixError> {
+    match count {
+        Some(count) if can_allocate::<f64>(count) => Ok(()),
+        _ => Err(lines.error(
+            Some(size_at),
+            format!(
+                "{what} needs {}, more than can be allocated",
+                gigabytes(bytes)
+            ),
+        )),
+    }
+}
+
 fn read_array(lines: &mut Lines<impl BufRead>, header: &Header) -> Result<Matrix, MatrixError> {
     let (size_at, sizes) = size_line(lines, 2)?;
     let (rows, cols) = (sizes[0], sizes[1]);
@@ -369,7 +401,15 @@ fn read_array(lines: &mut Lines<impl BufRead>, header: &Header) -> Result<Matrix
             format!("a symmetric matrix must be square, got {rows} x {cols}"),
         ));
     }
-    let mut data = vec![0.0; rows * cols];
+    let len = rows.checked_mul(cols);
+    ensure_allocatable(
+        lines,
+        size_at,
+        len,
+        &format!("a dense {rows} x {cols} matrix"),
+        8.0 * rows as f64 * cols as f64,
+    )?;
+    let mut data = vec![0.0; len.unwrap_or(0)];
     // Column-major; symmetric files give the lower triangle (diagonal
     // included, skew-symmetric: strictly lower).
     let mut slots = Vec::new();

@@ -56,6 +56,9 @@ pub enum StepFailure {
     NonFiniteHessian,
     /// The line search found no acceptable step, even along `−∇f`.
     LineSearchFailed(String),
+    /// A buffer the method needs cannot be allocated (the message says
+    /// which and how large).
+    TooLarge(String),
     /// The line search found `f` decreasing without bound along a descent
     /// direction (still steeply at its largest step): `f` is unbounded
     /// below, and the run diverges.
@@ -73,6 +76,7 @@ impl std::fmt::Display for StepFailure {
             StepFailure::SingularHessian => write!(f, "the Hessian is singular"),
             StepFailure::NonFiniteHessian => write!(f, "the Hessian is not finite"),
             StepFailure::LineSearchFailed(why) => write!(f, "the line search failed: {why}"),
+            StepFailure::TooLarge(message) => write!(f, "{message}"),
             StepFailure::Unbounded { f: value, t } => write!(
                 f,
                 "f decreases without bound along the search direction (f = {value:.3e} at step {t:.1e})"

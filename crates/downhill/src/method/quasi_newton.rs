@@ -18,6 +18,7 @@ use super::descent::{advance_with, advance_with_n, dot, LineSearchKind};
 use super::{Method, NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
+use crate::scratch::{can_allocate, gigabytes};
 
 /// The trial step of the first iteration, before any curvature is known:
 /// `min(1, 1/‖∇f‖∞)` keeps the first trial point near `x0`.
@@ -175,11 +176,20 @@ impl Bfgs {
         let first = state.iteration == 0 || self.n != n;
         let len = n * n + BfgsParts::VECTORS * n;
         if self.n != n {
-            self.n = n;
             if n > SMALL_DIM {
-                self.work.clear();
+                self.work = Vec::new();
+                if !n
+                    .checked_mul(n + BfgsParts::VECTORS)
+                    .is_some_and(can_allocate::<f64>)
+                {
+                    return Err(StepFailure::TooLarge(format!(
+                        "BFGS needs the dense {n} x {n} inverse Hessian approximation ({}), more than can be allocated; L-BFGS keeps a few vectors instead",
+                        gigabytes(8.0 * n as f64 * n as f64)
+                    )));
+                }
                 self.work.resize(len, 0.0);
             }
+            self.n = n;
         }
         let work = if n <= SMALL_DIM {
             &mut self.small[..len]
