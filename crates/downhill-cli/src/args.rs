@@ -46,6 +46,7 @@ pub struct MinimizeArgs {
         long,
         short = 'f',
         value_name = "FORMULA",
+        allow_hyphen_values = true,
         required_unless_present_any = ["separable", "quadratic", "least_squares"],
         conflicts_with_all = ["separable", "quadratic", "least_squares"]
     )]
@@ -107,7 +108,13 @@ pub struct MinimizeArgs {
     /// A separable objective sum_i g(x_i; a_i, ...): the term g written once in x and
     /// coefficient names, e.g. "a*x^2" or "a*(x-b)^2 + log(cosh(x))"; needs --dim and a
     /// --coef per name. gd and precond run in place, one pass over memory per step.
-    #[arg(long, value_name = "TERM", requires = "dim", conflicts_with_all = ["quadratic", "least_squares"])]
+    #[arg(
+        long,
+        value_name = "TERM",
+        allow_hyphen_values = true,
+        requires = "dim",
+        conflicts_with_all = ["quadratic", "least_squares"]
+    )]
     pub separable: Option<String>,
     /// The number of variables of --separable, e.g. 20000000.
     #[arg(long, value_name = "N", requires = "separable", value_parser = clap::value_parser!(u64).range(1..))]
@@ -165,7 +172,7 @@ pub struct ProblemsArgs {
 #[derive(Args, Debug)]
 pub struct SweepArgs {
     /// The objective, e.g. "x*cos(0.15*pi*x)" (as for minimize).
-    #[arg(long, short = 'f', value_name = "FORMULA")]
+    #[arg(long, short = 'f', value_name = "FORMULA", allow_hyphen_values = true)]
     pub formula: String,
     /// The variables in order, e.g. x1,x2 (a declared variable may be absent).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
@@ -209,7 +216,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "COLOR", default_value = "minimum")]
     pub color: String,
     /// Title of the map (default: formula, method, steps).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub title: Option<String>,
     /// Print the summary as one JSON object (outcomes, minima) instead of tables.
     #[arg(long)]

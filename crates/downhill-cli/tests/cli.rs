@@ -424,3 +424,25 @@ fn tour_is_the_same_with_and_without_machine_code() {
         assert!(bytes == other_bytes, "{name} differs");
     }
 }
+
+/// A formula may start with a minus sign, written after `--formula` or `-f`
+/// as a separate argument, as well as with `=`.
+#[test]
+fn formulas_may_start_with_a_minus() {
+    let run = |formula: &[&str]| {
+        let mut args = vec!["minimize"];
+        args.extend_from_slice(formula);
+        args.extend_from_slice(&["--x0", "1", "--json"]);
+        let o = downhill(&args);
+        assert!(o.status.success(), "{formula:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let spaced = run(&["--formula", "-exp(-x^2)"]);
+    assert_eq!(spaced, run(&["-f", "-exp(-x^2)"]));
+    assert_eq!(spaced, run(&["--formula=-exp(-x^2)"]));
+    let v: serde_json::Value = serde_json::from_str(&spaced).unwrap();
+    assert_eq!(v["status"], "converged");
+    assert!((v["f"].as_f64().unwrap() + 1.0).abs() < 1e-12, "{v}");
+    let o = downhill(&["minimize", "--formula", "-x^2+y^2", "--x0", "1,2", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

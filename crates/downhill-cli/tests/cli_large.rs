@@ -403,6 +403,21 @@ fn separable_errors() {
         "1",
     ]);
     assert_eq!(o.status.code(), Some(2), "one objective at a time");
+    // A term with a leading minus, written as a separate argument.
+    let out = ok(&downhill(&[
+        "minimize",
+        "--separable",
+        "-a*exp(-x^2)",
+        "--dim",
+        "3",
+        "--x0",
+        "1",
+        "--coef",
+        "a=2",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "converged", "{v}");
     bad(
         &downhill(&[
             "minimize",

@@ -317,3 +317,13 @@ fn bad_input_exits_2_with_a_clear_message() {
     // A bad formula points at the offending characters.
     assert_bad_input(&downhill(&["--formula", "x*cos(", "--x0", "1"]), "^");
 }
+
+/// A formula may start with a minus sign, as a separate argument.
+#[test]
+fn formulas_may_start_with_a_minus() {
+    let o = downhill(&["--formula", "-exp(-x^2)", "--x0", "-1:1:5", "--json"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cells"], 5, "{v}");
+    ok(&downhill(&["-f", "-x^2", "--x0", "1", "--steps", "3"]));
+}
