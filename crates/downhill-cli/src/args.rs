@@ -68,7 +68,7 @@ pub struct MinimizeArgs {
     #[command(flatten)]
     pub params: MethodParams,
     /// Iteration limit, >= 1.
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1000, allow_hyphen_values = true, value_parser = parse_count)]
     pub steps: u64,
     /// Stop when |grad f(x)| <= TOL; 0 turns the test off (exactly --steps iterations).
     #[arg(long, value_name = "TOL", default_value_t = 1e-8, allow_hyphen_values = true, value_parser = parse_non_negative)]
@@ -80,7 +80,7 @@ pub struct MinimizeArgs {
     #[arg(long, value_name = "FTOL", allow_hyphen_values = true, value_parser = parse_non_negative)]
     pub ftol: Option<f64>,
     /// Report divergence when some |x_i| exceeds this (default 1e10 * max(1, |x0|)).
-    #[arg(long, value_name = "BOUND", value_parser = parse_positive)]
+    #[arg(long, value_name = "BOUND", allow_hyphen_values = true, value_parser = parse_positive)]
     pub bound: Option<f64>,
     /// Minimize g(y) = f(R y): rotate the coordinates of a 2-D objective by DEG degrees.
     #[arg(long, value_name = "DEG", allow_hyphen_values = true, value_parser = parse_number)]
@@ -89,7 +89,7 @@ pub struct MinimizeArgs {
     #[arg(long, value_name = "S", allow_hyphen_values = true, value_parser = parse_point)]
     pub scale: Option<Point>,
     /// Keep every k-th iterate in the trace (memory for very long runs).
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "K", allow_hyphen_values = true, value_parser = parse_count)]
     pub trace_every: Option<u64>,
     /// Print no epoch lines (the summary still prints).
     #[arg(long, short = 'q')]
@@ -117,7 +117,13 @@ pub struct MinimizeArgs {
     )]
     pub separable: Option<String>,
     /// The number of variables of --separable, e.g. 20000000.
-    #[arg(long, value_name = "N", requires = "separable", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        value_parser = parse_count,
+        requires = "separable"
+    )]
     pub dim: Option<u64>,
     /// A coefficient of --separable, NAME=SOURCE (repeat per name). SOURCE: a number,
     /// const:V, linspace:START:END, uniform:LOW:HIGH[:SEED], or file:PATH (one number per
@@ -160,7 +166,7 @@ pub struct ProblemsArgs {
     )]
     pub method: Vec<String>,
     /// Iteration limit of every run, >= 1 (same options for every method).
-    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 2000, allow_hyphen_values = true, value_parser = parse_count)]
     pub steps: u64,
     /// Print the rows as a JSON array instead of the markdown table.
     #[arg(long)]
@@ -191,19 +197,19 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub params: MethodParams,
     /// Iteration limit of every cell, >= 1.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    #[arg(long, value_name = "N", default_value_t = 100, allow_hyphen_values = true, value_parser = parse_sweep_steps)]
     pub steps: u64,
     /// Stop a cell when |grad f(x)| <= TOL; 0 (the default) runs exactly --steps steps, as the book.
     #[arg(long, value_name = "TOL", default_value_t = 0.0, allow_hyphen_values = true, value_parser = parse_non_negative)]
     pub tol: f64,
     /// Report divergence when some |x_i| exceeds this (default 1e10 * max(1, |x0|)).
-    #[arg(long, value_name = "BOUND", value_parser = parse_positive)]
+    #[arg(long, value_name = "BOUND", allow_hyphen_values = true, value_parser = parse_positive)]
     pub bound: Option<f64>,
     /// A cell at the iteration limit has settled at a stationary point when |grad f(x)| <= SETTLE.
     #[arg(long, value_name = "SETTLE", default_value = "1e-6", allow_hyphen_values = true, value_parser = parse_non_negative)]
     pub settle: f64,
     /// Settled cells whose final points are within this distance (max norm) reach the same minimum.
-    #[arg(long, value_name = "DIST", default_value = "1e-3", value_parser = parse_positive)]
+    #[arg(long, value_name = "DIST", default_value = "1e-3", allow_hyphen_values = true, value_parser = parse_positive)]
     pub cluster_tol: f64,
     /// Write one row per cell: start, eta, outcome, iterations, final x, f, grad_norm,
     /// f_rose (1 when some step did not decrease f), minimum id.
@@ -225,7 +231,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub force: bool,
     /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_threads)]
     pub threads: Option<u64>,
     /// Evaluate the lanes with the scalar code: every cell bit-identical to `downhill minimize`
     /// (the SIMD default agrees to rounding; chaotic large-eta cells may end elsewhere), slower.
@@ -265,7 +271,7 @@ pub struct MethodParams {
     #[arg(long, allow_hyphen_values = true, value_parser = parse_number)]
     pub eps: Option<f64>,
     /// L-BFGS memory: number of (s, y) pairs kept (default 10).
-    #[arg(long, value_name = "M")]
+    #[arg(long, value_name = "M", allow_hyphen_values = true, value_parser = parse_memory)]
     pub memory: Option<usize>,
 }
 
@@ -337,6 +343,48 @@ fn parse_non_negative(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A whole number in `min..=max`; anything else (negative, fractional,
+/// out of range, not a number) is an error that says which numbers are
+/// allowed, so clap prints it after the option's name.
+fn parse_whole(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let t = s.trim();
+    let allowed = if max == u64::MAX {
+        format!(">= {min}")
+    } else {
+        format!("from {min} to {max}")
+    };
+    match t.parse::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("must be a whole number {allowed}, got {t}")),
+        Err(_) if t.parse::<f64>().is_ok() => {
+            Err(format!("must be a whole number {allowed}, got {t}"))
+        }
+        Err(_) => Err(format!("'{t}' is not a whole number {allowed}")),
+    }
+}
+
+/// Iteration limits, `--trace-every`, `--dim`: a whole number >= 1.
+fn parse_count(s: &str) -> Result<u64, String> {
+    parse_whole(s, 1, u64::MAX)
+}
+
+/// `sweep --steps`: a whole number from 1 to 2^32 - 1 (the lanes count
+/// iterations in 32 bits).
+fn parse_sweep_steps(s: &str) -> Result<u64, String> {
+    parse_whole(s, 1, u64::from(u32::MAX))
+}
+
+/// `sweep --threads`: a whole number from 1 to 1024.
+fn parse_threads(s: &str) -> Result<u64, String> {
+    parse_whole(s, 1, 1024)
+}
+
+/// `--memory` of L-BFGS: a whole number >= 1.
+fn parse_memory(s: &str) -> Result<usize, String> {
+    let v = parse_count(s)?;
+    usize::try_from(v).map_err(|_| format!("must be at most {}, got {}", usize::MAX, s.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +407,36 @@ mod tests {
         assert!(parse_positive("-1").is_err());
         assert!(parse_positive("nan").is_err());
         assert_eq!(parse_positive("0.5"), Ok(0.5));
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_in_range() {
+        assert_eq!(parse_count("1"), Ok(1));
+        assert_eq!(parse_count(" 20 "), Ok(20));
+        assert_eq!(
+            parse_count("-5").unwrap_err(),
+            "must be a whole number >= 1, got -5"
+        );
+        assert_eq!(
+            parse_count("0").unwrap_err(),
+            "must be a whole number >= 1, got 0"
+        );
+        assert_eq!(
+            parse_count("2.5").unwrap_err(),
+            "must be a whole number >= 1, got 2.5"
+        );
+        assert_eq!(
+            parse_count("ten").unwrap_err(),
+            "'ten' is not a whole number >= 1"
+        );
+        assert_eq!(
+            parse_threads("2000").unwrap_err(),
+            "must be a whole number from 1 to 1024, got 2000"
+        );
+        assert_eq!(parse_sweep_steps("4294967295"), Ok(4294967295));
+        assert!(parse_sweep_steps("4294967296").is_err());
+        assert_eq!(parse_memory("3"), Ok(3));
+        assert!(parse_memory("-1").is_err());
     }
 
     #[test]

@@ -446,3 +446,36 @@ fn formulas_may_start_with_a_minus() {
     let o = downhill(&["minimize", "--formula", "-x^2+y^2", "--x0", "1,2", "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// A negative value of a numeric option reaches the option's own check,
+/// whose message names the option; negative start points stay coordinates.
+#[test]
+fn negative_numbers_are_checked_by_their_option() {
+    for (option, value, needle) in [
+        ("--bound", "-1", "must be a finite number > 0"),
+        ("--steps", "-5", "must be a whole number >= 1, got -5"),
+        ("--trace-every", "-1", "must be a whole number >= 1, got -1"),
+        ("--tol", "-1", "must be a finite number >= 0"),
+        ("--xtol", "-1", "must be a finite number >= 0"),
+        ("--ftol", "-1", "must be a finite number >= 0"),
+        ("--eta", "-1", "must be a finite number > 0"),
+        ("--memory", "-1", "must be a whole number >= 1, got -1"),
+    ] {
+        let o = downhill(&["minimize", "-f", "x^2", "--x0", "1", option, value]);
+        assert_bad_input(&o, &format!("invalid value '{value}' for '{option} <"));
+        assert_bad_input(&o, needle);
+        assert!(
+            !stderr(&o).contains("unexpected argument"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = downhill(&["minimize", "-f", "x^2", "--x0", "-1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = downhill(&["minimize", "-f", "x^2+y^2", "--x0", "-1,2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = downhill(&[
+        "minimize", "-f", "x^2+y^2", "--x0", "1,2", "--rotate", "-30", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -285,3 +285,14 @@ fn bad_method_options_are_explained() {
         "Hessian is not finite at the start point",
     );
 }
+
+/// `problems --steps` checks its value, negative ones too.
+#[test]
+fn problems_steps_must_be_a_positive_whole_number() {
+    for value in ["-5", "0", "2.5"] {
+        assert_bad_input(
+            &downhill(&["problems", "--steps", value]),
+            &format!("invalid value '{value}' for '--steps <N>': must be a whole number >= 1"),
+        );
+    }
+}

@@ -327,3 +327,31 @@ fn formulas_may_start_with_a_minus() {
     assert_eq!(v["cells"], 5, "{v}");
     ok(&downhill(&["-f", "-x^2", "--x0", "1", "--steps", "3"]));
 }
+
+/// A negative value of a numeric option reaches the option's own check,
+/// whose message names the option.
+#[test]
+fn negative_numbers_are_checked_by_their_option() {
+    for (option, value, needle) in [
+        ("--bound", "-1", "must be a finite number > 0"),
+        (
+            "--steps",
+            "-5",
+            "must be a whole number from 1 to 4294967295, got -5",
+        ),
+        ("--tol", "-1", "must be a finite number >= 0"),
+        ("--settle", "-1", "must be a finite number >= 0"),
+        ("--cluster-tol", "-1", "must be a finite number > 0"),
+        (
+            "--threads",
+            "-2",
+            "must be a whole number from 1 to 1024, got -2",
+        ),
+        ("--eta", "-1", "learning rates must be > 0"),
+        ("--memory", "-1", "must be a whole number >= 1, got -1"),
+    ] {
+        let o = downhill(&["--formula", BOOK, "--x0", "1", option, value]);
+        assert_bad_input(&o, &format!("invalid value '{value}' for '{option} <"));
+        assert_bad_input(&o, needle);
+    }
+}
