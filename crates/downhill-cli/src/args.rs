@@ -122,20 +122,31 @@ pub struct MinimizeArgs {
         value_name = "N",
         allow_hyphen_values = true,
         value_parser = parse_count,
-        requires = "separable"
+        requires = "separable",
+        conflicts_with_all = ["formula", "quadratic", "least_squares"]
     )]
     pub dim: Option<u64>,
     /// A coefficient of --separable, NAME=SOURCE (repeat per name). SOURCE: a number,
     /// const:V, linspace:START:END, uniform:LOW:HIGH[:SEED], or file:PATH (one number per
     /// line, or a Matrix Market vector).
-    #[arg(long = "coef", value_name = "NAME=SOURCE", requires = "separable")]
+    #[arg(
+        long = "coef",
+        value_name = "NAME=SOURCE",
+        requires = "separable",
+        conflicts_with_all = ["formula", "quadratic", "least_squares"]
+    )]
     pub coefs: Vec<String>,
     /// f(x) = 1/2 x'Ax - b'x with A from a Matrix Market file (coordinate: sparse,
     /// array: dense; a non-symmetric A is replaced by (A + A')/2, which keeps f).
     #[arg(long, value_name = "A.mtx", conflicts_with = "least_squares")]
     pub quadratic: Option<PathBuf>,
     /// b of --quadratic (default 0): one number per line, or a Matrix Market vector.
-    #[arg(long, value_name = "b.txt", requires = "quadratic")]
+    #[arg(
+        long,
+        value_name = "b.txt",
+        requires = "quadratic",
+        conflicts_with_all = ["formula", "separable", "least_squares"]
+    )]
     pub rhs: Option<PathBuf>,
     /// f(x) = |Ax - b|^2 with A from a Matrix Market file and b from a vector file.
     #[arg(long = "least-squares", value_name = "A.mtx,b.txt", value_parser = parse_file_pair)]

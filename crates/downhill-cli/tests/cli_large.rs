@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{downhill, stderr, stdout};
+use common::{assert_bad_input, downhill, stderr, stdout};
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -432,4 +432,77 @@ fn separable_errors() {
         ]),
         "needs the full 30000 x 30000 Hessian",
     );
+}
+
+/// Options of one kind of objective are errors with every other kind, never
+/// silently ignored: `--rhs` belongs to `--quadratic`, `--dim` and `--coef`
+/// to `--separable`.
+#[test]
+fn options_of_another_objective_are_rejected() {
+    let dir = files(&[
+        (
+            "a.mtx",
+            "%%MatrixMarket matrix coordinate real symmetric\n2 2 2\n1 1 2\n2 2 2\n",
+        ),
+        ("b.txt", "1\n2\n"),
+    ]);
+    let (a, b) = (path(&dir, "a.mtx"), path(&dir, "b.txt"));
+    let pair = format!("{a},{b}");
+    let cases: [(&[&str], &str, &str); 7] = [
+        (
+            &["--formula", "x^2", "--rhs", "/nonexistent.txt"],
+            "--rhs",
+            "--formula",
+        ),
+        (
+            &[
+                "--separable",
+                "a*x^2",
+                "--dim",
+                "2",
+                "--coef",
+                "a=1",
+                "--rhs",
+                &b,
+            ],
+            "--rhs",
+            "--separable",
+        ),
+        (
+            &["--least-squares", &pair, "--rhs", &b],
+            "--rhs",
+            "--least-squares",
+        ),
+        (&["--formula", "x^2", "--dim", "3"], "--dim", "--formula"),
+        (&["--quadratic", &a, "--dim", "3"], "--dim", "--quadratic"),
+        (
+            &["--formula", "x^2", "--coef", "a=1"],
+            "--coef",
+            "--formula",
+        ),
+        (
+            &["--least-squares", &pair, "--coef", "a=1"],
+            "--coef",
+            "--least-squares",
+        ),
+    ];
+    for (objective, option, other) in cases {
+        let mut args = vec!["minimize", "-q", "--x0", "1"];
+        args.extend_from_slice(objective);
+        let o = downhill(&args);
+        assert_bad_input(&o, "cannot be used with");
+        assert_bad_input(&o, &format!("'{option} <"));
+        assert_bad_input(&o, &format!("'{other} <"));
+    }
+    ok(&downhill(&[
+        "minimize",
+        "-q",
+        "--x0",
+        "1",
+        "--quadratic",
+        &a,
+        "--rhs",
+        &b,
+    ]));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
