@@ -47,8 +47,8 @@ fn build(args: &MinimizeArgs) -> Result<Large, UserError> {
     if let Some(term) = &args.separable {
         let dim = usize::try_from(args.dim.unwrap_or(0))
             .map_err(|_| UserError("--dim is too large for this machine".into()))?;
-        let mut names: Vec<String> = Vec::new();
-        let mut sources = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        let mut sources: Vec<&str> = Vec::new();
         for spec in &args.coefs {
             let Some((name, source)) = spec.split_once('=') else {
                 return Err(UserError(format!(
@@ -56,15 +56,13 @@ fn build(args: &MinimizeArgs) -> Result<Large, UserError> {
                 )));
             };
             let name = name.trim();
-            if names.iter().any(|n| n == name) {
+            if names.contains(&name) {
                 return Err(UserError(format!("--coef {name} is given twice")));
             }
-            let coef = Coef::parse(source).map_err(|e| UserError(format!("--coef {name}: {e}")))?;
-            names.push(name.to_string());
-            sources.push(coef);
+            names.push(name);
+            sources.push(source);
         }
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let parsed = FormulaTerm::parse(term, &refs).map_err(|e| {
+        let parsed = FormulaTerm::parse(term, &names).map_err(|e| {
             let UserError(text) = formula_error(e);
             let mut text = text.replacen("--formula", "--separable", 1).replacen(
                 "--vars or --separable",
@@ -78,6 +76,14 @@ fn build(args: &MinimizeArgs) -> Result<Large, UserError> {
             }
             UserError(text)
         })?;
+        check_every_coef_is_read(term, &names)?;
+        // The sources last: a file of coefficients is read only for a term that uses it.
+        let sources = names
+            .iter()
+            .zip(&sources)
+            .map(|(name, source)| coef_source(name, source))
+            .collect::<Result<Vec<_>, _>>()?;
+        let names = names.iter().map(|n| n.to_string()).collect();
         let separable = Separable::with_term(dim, sources, names, parsed)
             .map_err(|e| UserError(format!("--separable: {e}")))?
             .described(term.clone());
@@ -95,6 +101,44 @@ fn build(args: &MinimizeArgs) -> Result<Large, UserError> {
     Err(UserError(
         "give --separable, --quadratic or --least-squares".into(),
     ))
+}
+
+/// Fails for a `--coef` name that `term` does not read (it would be
+/// silently ignored), naming it and the coefficients the term does read.
+/// `term` must parse with all of `names`; a name is read exactly when the
+/// term no longer parses without it.
+fn check_every_coef_is_read(term: &str, names: &[&str]) -> Result<(), UserError> {
+    let reads = |name: &str| {
+        let others: Vec<&str> = names.iter().copied().filter(|n| *n != name).collect();
+        FormulaTerm::parse(term, &others).is_err()
+    };
+    let (read, unread): (Vec<&str>, Vec<&str>) = names.iter().partition(|name| reads(name));
+    match unread.first() {
+        None => Ok(()),
+        Some(name) => Err(UserError(format!(
+            "--coef {name}: the --separable term has no coefficient named {name} (its coefficients: {})",
+            if read.is_empty() {
+                "none".to_string()
+            } else {
+                read.join(", ")
+            }
+        ))),
+    }
+}
+
+/// The coefficients of `--coef NAME=SOURCE`; `uniform:LOW:HIGH` needs
+/// `LOW <= HIGH`.
+fn coef_source(name: &str, source: &str) -> Result<Coef, UserError> {
+    let coef = Coef::parse(source).map_err(|e| UserError(format!("--coef {name}: {e}")))?;
+    if let Coef::Uniform { low, high, .. } = coef {
+        if low > high {
+            return Err(UserError(format!(
+                "--coef {name}: '{}' has its lower bound above its upper bound (uniform:LOW:HIGH needs LOW <= HIGH)",
+                source.trim()
+            )));
+        }
+    }
+    Ok(coef)
 }
 
 /// `--x0`: one value for every coordinate, or one per variable.

@@ -373,6 +373,19 @@ fn separable_errors() {
         "/no/such/a.txt: cannot open: no such file",
     );
     bad(
+        &with(&["--coef", "a=1", "--coef", "b=2"]),
+        "--coef b: the --separable term has no coefficient named b (its coefficients: a)",
+    );
+    bad(
+        &with(&["--coef", "a=1", "--coef", "b=file:/no/such/b.txt"]),
+        "no coefficient named b",
+    );
+    bad(
+        &with(&["--coef", "a=uniform:2:1"]),
+        "--coef a: 'uniform:2:1' has its lower bound above its upper bound",
+    );
+    ok(&with(&["--coef", "a=uniform:1:1", "-q"]));
+    bad(
         &with(&["--coef", "a=1", "--plot", "p.svg"]),
         "--plot does not apply",
     );
@@ -403,6 +416,20 @@ fn separable_errors() {
         "1",
     ]);
     assert_eq!(o.status.code(), Some(2), "one objective at a time");
+    bad(
+        &downhill(&[
+            "minimize",
+            "--separable",
+            "x^2",
+            "--dim",
+            "3",
+            "--x0",
+            "1",
+            "--coef",
+            "a=1",
+        ]),
+        "no coefficient named a (its coefficients: none)",
+    );
     // A term with a leading minus, written as a separate argument.
     let out = ok(&downhill(&[
         "minimize",
