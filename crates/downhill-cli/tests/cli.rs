@@ -479,3 +479,41 @@ fn negative_numbers_are_checked_by_their_option() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Invisible characters of a formula are shown escaped in the error, in the
+/// message and in the echo, with the carets under the escape.
+#[test]
+fn formula_errors_show_invisible_characters_escaped() {
+    let o = downhill(&["minimize", "-f", "x\u{200b}+1", "--x0", "1"]);
+    assert_bad_input(&o, "unexpected character '\\u{200b}'");
+    let err = stderr(&o);
+    assert!(!err.contains('\u{200b}'), "{err:?}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[1], "  x\\u{200b}+1", "{err}");
+    assert_eq!(lines[2], "   ^^^^^^^^", "{err}");
+    let o = downhill(&["minimize", "-f", "x+\u{1}", "--x0", "1"]);
+    assert_bad_input(&o, "'\\u{1}'");
+    assert!(!stderr(&o).contains('\u{1}'), "{:?}", stderr(&o));
+}
+
+/// A long formula is echoed as a window around the error, not whole.
+#[test]
+fn long_formulas_are_echoed_around_the_error() {
+    let formula = format!("{}$", "x+".repeat(18_500));
+    let o = downhill(&["minimize", "-f", &formula, "--x0", "1"]);
+    assert_bad_input(&o, "invalid --formula at column 37001");
+    let err = stderr(&o);
+    assert!(err.len() < 500, "{} bytes on stderr", err.len());
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[1].starts_with("  ...x+x+") && lines[1].ends_with("+$"),
+        "{err}"
+    );
+    assert_eq!(lines[2].find('^'), lines[1].find('$'), "{err}");
+    // A message that quotes a long name of the formula is cut in the middle.
+    let name = "a".repeat(37_000);
+    let o = downhill(&["minimize", "-f", &name, "--x0", "1"]);
+    assert_bad_input(&o, "invalid --formula at column 1: unknown");
+    let err = stderr(&o);
+    assert!(err.len() < 600, "{} bytes on stderr", err.len());
+}
