@@ -21,6 +21,8 @@ pub fn epoch_line(variables: &[String], iteration: usize, x: &[f64]) -> String {
 
 /// A number in a summary: 6 significant digits, scientific when large or small.
 pub fn format_value(v: f64) -> String {
+    // `-0` reads as a sign error; an exact zero is shown as 0.
+    let v = if v == 0.0 { 0.0 } else { v };
     if !v.is_finite() {
         return crate::trace::format_number(v);
     }
@@ -64,7 +66,7 @@ pub fn summary(result: &RunResult, options: &Options) -> String {
     } else {
         "final x"
     };
-    out.push_str(&format!("{label:<13}{}\n", point(&result.x)));
+    out.push_str(&format!("{label:<12} {}\n", point(&result.x)));
     out.push_str(&measures(
         result.f,
         result.grad_norm,

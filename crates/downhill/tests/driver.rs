@@ -498,3 +498,34 @@ fn matrices_beyond_memory_are_errors_not_aborts() {
     }
     assert_eq!(r.iterations, 0);
 }
+
+/// The human summary: a space between the label and the point, no `-0`,
+/// extreme parameters in scientific notation.
+#[test]
+fn summaries_read_cleanly() {
+    use downhill::report::{format_value, summary};
+    assert_eq!(format_value(-0.0), "0");
+    assert_eq!(format_value(0.0), "0");
+    let options = Options {
+        max_iterations: 1000,
+        grad_tol: 0.0,
+        ..Options::default()
+    };
+    let r = run(
+        &formula("x^2"),
+        &mut GradientDescent::new(1.1),
+        &[10.0],
+        &options,
+    )
+    .unwrap();
+    let text = summary(&r, &options);
+    assert!(text.contains("\nlast finite x x = "), "{text}");
+    assert_eq!(
+        GradientDescent::new(1e308).describe(),
+        "gradient descent (eta = 1e308)"
+    );
+    assert_eq!(
+        GradientDescent::new(1e-308).describe(),
+        "gradient descent (eta = 1e-308)"
+    );
+}

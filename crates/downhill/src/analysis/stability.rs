@@ -56,7 +56,7 @@ impl std::fmt::Display for Stability {
         write!(
             f,
             "eta = {} against 2/lambda_max = {} at x0 and {} at the end",
-            self.eta,
+            crate::method::number(self.eta),
             fmt_bound(self.lambda_start),
             fmt_bound(self.lambda_end)
         )?;

@@ -184,7 +184,7 @@ pub fn summary(run: &LargeRun, options: &crate::driver::Options) -> String {
             format_value(norm)
         ));
     }
-    out.push_str(&format!("{label:<13}{}\n", point.join(", ")));
+    out.push_str(&format!("{label:<12} {}\n", point.join(", ")));
     out.push_str(&crate::report::measures(
         run.f,
         run.grad_norm,

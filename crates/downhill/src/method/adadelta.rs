@@ -29,7 +29,7 @@
 //! and are reset to zero whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{reset_per_run, Method, State, StepFailure, StepInfo};
+use super::{number, reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Adadelta, d2l's formulation (no learning rate).
@@ -74,7 +74,11 @@ impl Adadelta {
 
 impl Method for Adadelta {
     fn describe(&self) -> String {
-        format!("Adadelta (rho = {}, eps = {:e})", self.rho, self.eps)
+        format!(
+            "Adadelta (rho = {}, eps = {:e})",
+            number(self.rho),
+            self.eps
+        )
     }
 
     fn step(

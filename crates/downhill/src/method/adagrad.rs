@@ -20,7 +20,7 @@
 //! and are reset to zero whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{reset_per_run, Method, State, StepFailure, StepInfo};
+use super::{number, reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// AdaGrad `s ← s + g²; x ← x − η / √(s + ε) · g`.
@@ -60,7 +60,7 @@ impl AdaGrad {
 
 impl Method for AdaGrad {
     fn describe(&self) -> String {
-        format!("AdaGrad (eta = {}, eps = {:e})", self.eta, self.eps)
+        format!("AdaGrad (eta = {}, eps = {:e})", number(self.eta), self.eps)
     }
 
     fn step(

@@ -23,7 +23,7 @@
 //! `state.x` on the first step) and are reset whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{Method, State, StepFailure, StepInfo};
+use super::{number, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Adam with bias correction.
@@ -85,7 +85,10 @@ impl Method for Adam {
     fn describe(&self) -> String {
         format!(
             "Adam (eta = {}, beta1 = {}, beta2 = {}, eps = {:e})",
-            self.eta, self.beta1, self.beta2, self.eps
+            number(self.eta),
+            number(self.beta1),
+            number(self.beta2),
+            self.eps
         )
     }
 

@@ -17,7 +17,7 @@
 //! It is reset to zero whenever the driver hands over `state.iteration == 0`,
 //! so one value can be reused for several runs and each starts afresh.
 
-use super::{reset_per_run, Method, State, StepFailure, StepInfo};
+use super::{number, reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// Momentum `v ← β v + ∇f(x); x ← x − η v`.
@@ -52,7 +52,11 @@ impl Momentum {
 
 impl Method for Momentum {
     fn describe(&self) -> String {
-        format!("momentum (eta = {}, beta = {})", self.eta, self.beta)
+        format!(
+            "momentum (eta = {}, beta = {})",
+            number(self.eta),
+            number(self.beta)
+        )
     }
 
     fn step(

@@ -30,7 +30,7 @@
 //! when the objective has it, so memory stays O(n).
 
 use super::descent::{advance_with, LineSearchKind};
-use super::{HessianNeed, Method, NextIterate, State, StepFailure, StepInfo};
+use super::{number, HessianNeed, Method, NextIterate, State, StepFailure, StepInfo};
 use crate::line_search::RayBuffers;
 use crate::objective::Problem;
 
@@ -99,10 +99,11 @@ impl Method for Precond {
         let text = if self.absolute {
             format!(
                 "lightweight Newton (|diag H| preconditioning, eta = {}, floor = {:e})",
-                self.eta, self.floor
+                number(self.eta),
+                self.floor
             )
         } else {
-            format!("diagonal preconditioning (eta = {})", self.eta)
+            format!("diagonal preconditioning (eta = {})", number(self.eta))
         };
         if self.line_search == LineSearchKind::None {
             text

@@ -19,7 +19,7 @@
 //! step, and are reset to zero whenever the driver hands over
 //! `state.iteration == 0`: one value can be reused for several runs.
 
-use super::{reset_per_run, Method, State, StepFailure, StepInfo};
+use super::{number, reset_per_run, Method, State, StepFailure, StepInfo};
 use crate::objective::Problem;
 
 /// RMSProp `s ← γ s + (1 − γ) g²; x ← x − η / √(s + ε) · g`.
@@ -64,7 +64,9 @@ impl Method for RmsProp {
     fn describe(&self) -> String {
         format!(
             "RMSProp (eta = {}, gamma = {}, eps = {:e})",
-            self.eta, self.gamma, self.eps
+            number(self.eta),
+            number(self.gamma),
+            self.eps
         )
     }
 
