@@ -144,7 +144,18 @@ fn coef_source(name: &str, source: &str) -> Result<Coef, UserError> {
 /// `--x0`: one value for every coordinate, or one per variable.
 fn start(values: &[f64], dim: usize) -> Result<Vec<f64>, UserError> {
     match values.len() {
-        1 => Ok(vec![values[0]; dim]),
+        1 => {
+            // `--dim` comes from the user: a size beyond memory is an error.
+            let mut x0 = Vec::new();
+            x0.try_reserve_exact(dim).map_err(|_| {
+                UserError(format!(
+                    "--dim {dim}: x alone needs {:.1} GB, more than can be allocated",
+                    8.0 * dim as f64 / 1e9
+                ))
+            })?;
+            x0.resize(dim, values[0]);
+            Ok(x0)
+        }
         n if n == dim => Ok(values.to_vec()),
         n => Err(UserError(format!(
             "--x0 has {n} value{} but the objective has {dim} variable{}; give one value (used for every coordinate) or {dim}",

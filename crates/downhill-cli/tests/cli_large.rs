@@ -533,3 +533,25 @@ fn options_of_another_objective_are_rejected() {
     ]));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A `--dim` beyond memory is an error naming the size, not an abort
+/// (10^15 variables: 8 PB, beyond any address space).
+#[test]
+fn dimensions_beyond_memory_are_errors() {
+    let o = downhill(&[
+        "minimize",
+        "-q",
+        "--separable",
+        "x^2",
+        "--dim",
+        "1000000000000000",
+        "--x0",
+        "1",
+        "--method",
+        "gd",
+    ]);
+    bad(
+        &o,
+        "--dim 1000000000000000: x alone needs 8000000.0 GB, more than can be allocated",
+    );
+}

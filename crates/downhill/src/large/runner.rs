@@ -38,6 +38,7 @@ use super::{Lanes, LANES};
 use crate::driver::{DivergenceReason, Options, RunError, Stall, Status};
 use crate::method::{GradientDescent, LineSearchKind, Precond, StepFailure};
 use crate::objective::{Evaluations, Objective};
+use crate::scratch::{can_allocate, gigabytes};
 
 /// How many leading coordinates a [`LargeRecord`] keeps.
 pub const HEAD: usize = 3;
@@ -1001,6 +1002,13 @@ pub fn run_vector(
     let start = scan(&x);
     check_start(start.bad, options, &update)?;
     let diagonal = update.needs_diagonal();
+    let vectors = if diagonal { 3 } else { 2 };
+    if !n.checked_mul(vectors).is_some_and(can_allocate::<f64>) {
+        return Err(RunError::TooLarge(format!(
+            "the run needs {vectors} more vectors of {n} numbers ({}), more than can be allocated",
+            gigabytes(8.0 * (vectors * n) as f64)
+        )));
+    }
     let mut grad = vec![0.0; n];
     let mut diag = if diagonal { vec![0.0; n] } else { Vec::new() };
     let mut y = vec![0.0; n];
