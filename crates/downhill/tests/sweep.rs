@@ -671,3 +671,20 @@ fn progress_adds_up_to_the_cells() {
     let result = sweep::run(&s, Some(&report)).unwrap();
     assert_eq!(done.load(Ordering::Relaxed), result.len());
 }
+
+/// A grid whose results cannot be allocated is an error that says so,
+/// before any cell runs (10^15 cells: beyond any address space).
+#[test]
+fn grids_beyond_memory_are_errors() {
+    let s = spec(
+        "x^2",
+        &["-1:1:100000000"],
+        Some("0.01:1:10000000"),
+        MethodName::Gd,
+    );
+    let error = sweep::run(&s, None).unwrap_err().to_string();
+    assert!(
+        error.contains("1000000000000000 cells need 30000000.0 GB for their results, more than can be allocated"),
+        "{error}"
+    );
+}

@@ -98,6 +98,7 @@ use rayon::prelude::*;
 use crate::driver::{self, Options, RunError, Status};
 use crate::formula::Formula;
 use crate::method::{LineSearchKind, MethodName, MethodSpec, State};
+use crate::scratch::{can_allocate, gigabytes};
 use crate::trace::TracePolicy;
 
 use lanes::{Batch, FastRule, LaneInputs, LaneResults, ScalarLanes, BLOCK};
@@ -626,6 +627,15 @@ pub fn run(
     let started = Instant::now();
     let n = spec.grid.len();
     let dim = spec.formula.dim();
+    // The per-cell results: the final point, f, ‖∇f‖, the iterations, the
+    // outcome and whether f rose (22 bytes).
+    let per_cell = 8 * dim + 22;
+    if !n.checked_mul(per_cell).is_some_and(can_allocate::<u8>) {
+        return Err(SweepError::new(format!(
+            "the grid's {n} cells need {} for their results, more than can be allocated",
+            gigabytes(n as f64 * per_cell as f64)
+        )));
+    }
     let mut outcome = vec![Outcome::Limit; n];
     let mut iterations = vec![0u32; n];
     let mut x = vec![0.0; n * dim];
