@@ -134,12 +134,18 @@ mod tests {
 }
 
 /// What the summary adds to the run's own numbers: why `auto` chose its
-/// method, the observed convergence order, and (fixed-step gradient descent)
-/// the learning rate against the curvature bound.
+/// method, the observed convergence order, what kind of stationary point a
+/// converged run found, and (fixed-step gradient descent) the learning rate
+/// against the curvature bound.
 #[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     /// Why the default method was chosen.
     pub chosen_because: Option<String>,
+    /// For a converged run of at most [`STATIONARY_MAX_DIM`] variables: the
+    /// kind of stationary point at `x` by the Hessian's eigenvalues there
+    /// (Newton's method converges to maxima and saddles as readily as to
+    /// minima; the chapter's section on non-convex functions).
+    pub stationary: Option<crate::sweep::StationaryKind>,
     /// The observed order of convergence, when the trace shows one.
     pub order: Option<crate::analysis::OrderEstimate>,
     /// The stability of a fixed learning rate.
@@ -171,9 +177,21 @@ impl Diagnostics {
         } else {
             None
         };
+        let stationary =
+            if result.status == Status::Converged && result.x.len() <= STATIONARY_MAX_DIM {
+                let n = result.x.len();
+                let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n * n]);
+                objective.value_gradient_hessian(&result.x, &mut grad, &mut hess);
+                hess.iter()
+                    .all(|v| v.is_finite())
+                    .then(|| crate::sweep::StationaryKind::of_hessian(&hess, n))
+            } else {
+                None
+            };
         Diagnostics {
             chosen_because,
             order,
+            stationary,
             stability,
         }
     }
@@ -191,6 +209,9 @@ impl Diagnostics {
                 "c": json_number(order.c),
                 "description": order.to_string(),
             });
+        }
+        if let Some(kind) = self.stationary {
+            object["stationary_point"] = serde_json::json!(kind.name());
         }
         if let Some(s) = &self.stability {
             object["stability"] = serde_json::json!({
@@ -212,12 +233,34 @@ impl Diagnostics {
         if let Some(order) = &self.order {
             out.push_str(&format!("convergence  {order}\n"));
         }
+        // A minimum is what a minimizer is expected to find; anything else
+        // is worth a line.
+        use crate::sweep::StationaryKind;
+        let warning = match self.stationary {
+            Some(StationaryKind::Maximum) => Some(
+                "a maximum, not a minimum: f curves down in every direction here (all Hessian eigenvalues < 0)",
+            ),
+            Some(StationaryKind::Saddle) => Some(
+                "a saddle point, not a minimum: f curves down in some direction here (Hessian eigenvalues of both signs)",
+            ),
+            Some(StationaryKind::Degenerate) => Some(
+                "the Hessian is singular here: its second derivatives cannot tell a minimum from a saddle",
+            ),
+            Some(StationaryKind::Minimum) | None => None,
+        };
+        if let Some(warning) = warning {
+            out.push_str(&format!("stationary   {warning}\n"));
+        }
         if let Some(s) = &self.stability {
             out.push_str(&format!("stability    {s}\n"));
         }
         out
     }
 }
+
+/// The largest run whose stationary point [`Diagnostics`] classifies (an
+/// `n × n` Hessian and its eigenvalues).
+pub const STATIONARY_MAX_DIM: usize = 100;
 
 /// Lines of a table whose columns line up: the header, a rule, the rows.
 /// Columns are right-aligned except the first.

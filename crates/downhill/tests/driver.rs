@@ -529,3 +529,68 @@ fn summaries_read_cleanly() {
         "gradient descent (eta = 1e-308)"
     );
 }
+
+/// A converged run says when its stationary point is not a minimum:
+/// Newton's method jumps to the maximum of `-x^2` and the saddle of
+/// `x^2 - y^2` in one step, as readily as to the minimum of `x^2`.
+#[test]
+fn converged_runs_name_maxima_and_saddles() {
+    use downhill::method::{MethodName, MethodSpec};
+    use downhill::report::Diagnostics;
+    use downhill::sweep::StationaryKind;
+    let spec = MethodSpec::new(MethodName::Newton);
+    let cases: [(&str, &[f64], StationaryKind, Option<&str>); 3] = [
+        (
+            "-x^2",
+            &[1.0],
+            StationaryKind::Maximum,
+            Some("a maximum, not a minimum"),
+        ),
+        (
+            "x^2 - y^2",
+            &[1.0, 1.0],
+            StationaryKind::Saddle,
+            Some("a saddle point, not a minimum"),
+        ),
+        ("x^2 + y^2", &[1.0, 1.0], StationaryKind::Minimum, None),
+    ];
+    for (source, x0, kind, line) in cases {
+        let f = formula(source);
+        let r = run(&f, &mut Newton::new(1.0), x0, &Options::default()).unwrap();
+        assert_eq!(r.status, Status::Converged, "{source}");
+        let diagnostics = Diagnostics::compute(&f, &spec, &r, None);
+        assert_eq!(diagnostics.stationary, Some(kind), "{source}");
+        let lines = diagnostics.lines();
+        match line {
+            Some(text) => assert!(lines.contains(&format!("stationary   {text}")), "{lines}"),
+            None => assert!(!lines.contains("stationary"), "{lines}"),
+        }
+        assert_eq!(diagnostics.to_json()["stationary_point"], kind.name());
+    }
+}
+
+/// Steps of one length (gradient descent on `f = x`, marching off) show no
+/// order of convergence, not a "linear rate" read from rounding noise.
+#[test]
+fn equal_steps_show_no_convergence_order() {
+    use downhill::analysis::{convergence_order, Order};
+    let options = Options {
+        max_iterations: 100,
+        grad_tol: 0.0,
+        ..Options::default()
+    };
+    for x0 in [1.0, 1e3, 1e6] {
+        let r = run(
+            &formula("x"),
+            &mut GradientDescent::new(0.1),
+            &[x0],
+            &options,
+        )
+        .unwrap();
+        let order = convergence_order(&r.trace, None);
+        assert!(
+            !matches!(order.map(|o| o.order), Some(Order::Linear { .. })),
+            "from {x0}: {order:?}"
+        );
+    }
+}

@@ -120,7 +120,10 @@ pub fn convergence_order(trace: &Trace, minimizer: Option<&[f64]>) -> Option<Ord
     let mut qs = Vec::new();
     for k in 1..errors.len().saturating_sub(1) {
         let (a, b, c) = (errors[k - 1], errors[k], errors[k + 1]);
-        if a > floor && b > floor && c > floor && a != b {
+        // Ratios within rounding of 1 (steps of one length, as on `f = x`)
+        // say nothing about an order either.
+        let resolved = |r: f64| r.ln().abs() > 1e-6;
+        if a > floor && b > floor && c > floor && resolved(b / a) && resolved(c / b) {
             let q = (c / b).ln() / (b / a).ln();
             if q.is_finite() {
                 qs.push((k, q));

@@ -138,7 +138,8 @@ impl Options {
 pub enum DivergenceReason {
     /// The step produced an infinite or NaN component.
     NonFiniteIterate,
-    /// `f` or `∇f` is not finite at the new iterate (overflow).
+    /// `f` or `∇f` is not finite at the new iterate (an overflow, or a point
+    /// outside the domain of `f`, as `ln x` for `x < 0`).
     NonFiniteValue,
     /// `‖x‖∞` passed the divergence bound.
     OutOfBounds {
@@ -240,7 +241,7 @@ impl std::fmt::Display for Status {
                 match reason {
                     DivergenceReason::NonFiniteIterate => write!(f, "the iterate is not finite"),
                     DivergenceReason::NonFiniteValue => {
-                        write!(f, "f or its gradient is not finite (overflow)")
+                        write!(f, "f or its gradient is not finite at the new iterate (an overflow, or a point outside the domain of f)")
                     }
                     DivergenceReason::OutOfBounds { largest, bound } => {
                         write!(f, "|x| = {largest:.3e} exceeds the bound {bound:.1e}")
