@@ -205,7 +205,28 @@ fn bad_starts_are_errors_not_runs() {
         &Options::default(),
     )
     .unwrap_err();
-    assert_eq!(e, RunError::NotFiniteAtStart { what: "value" });
+    assert_eq!(
+        e,
+        RunError::NotFiniteAtStart {
+            what: "value",
+            detail: "f = nan".into()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "the objective's value is not finite at the start point (f = nan)"
+    );
+    let e = run(
+        &formula("x + sqrt(y)"),
+        &mut GradientDescent::new(0.1),
+        &[1.0, 0.0],
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the objective's gradient is not finite at the start point (∂f/∂y = inf)"
+    );
     let e = run(
         &g,
         &mut GradientDescent::new(0.1),

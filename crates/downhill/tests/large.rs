@@ -831,7 +831,10 @@ fn bad_starts_are_errors() {
         &mut |_, _| {},
     )
     .unwrap_err();
-    assert_eq!(err, RunError::NotFiniteAtStart { what: "value" });
+    assert!(
+        matches!(&err, RunError::NotFiniteAtStart { what: "value", detail } if detail == "f = nan"),
+        "{err:?}"
+    );
     let err = run_separable(
         &f,
         Update::gradient(0.0),

@@ -26,7 +26,7 @@ use crate::finite::all_finite;
 use crate::method::{HessianNeed, Method, NextIterate, State, StepFailure};
 use crate::objective::{Evaluations, Objective, Problem, Variables};
 use crate::scratch::{can_allocate, fresh_zeros, gigabytes, give_back, zeros};
-use crate::trace::{Record, Trace};
+use crate::trace::{format_number, Record, Trace};
 
 /// Everything a finished run reports.
 #[derive(Clone, Debug)]
@@ -71,6 +71,8 @@ pub enum RunError {
     NotFiniteAtStart {
         /// `"value"`, `"gradient"` or `"Hessian"`.
         what: &'static str,
+        /// Which number and what it is, e.g. `"f = nan"`, `"∂f/∂y = inf"`.
+        detail: String,
     },
     /// An option is out of range (e.g. `eta <= 0`).
     InvalidOption(String),
@@ -89,8 +91,11 @@ impl std::fmt::Display for RunError {
                 if *expected == 1 { "" } else { "s" }
             ),
             RunError::NonFiniteStart => write!(f, "the start point is not finite"),
-            RunError::NotFiniteAtStart { what } => {
-                write!(f, "the objective's {what} is not finite at the start point")
+            RunError::NotFiniteAtStart { what, detail } => {
+                write!(
+                    f,
+                    "the objective's {what} is not finite at the start point ({detail})"
+                )
             }
             RunError::InvalidOption(message) | RunError::TooLarge(message) => {
                 write!(f, "{message}")
@@ -186,13 +191,27 @@ fn drive(
     let mut full = Vec::new();
     evaluate(&problem, &mut state, need, &mut full);
     if !state.f.is_finite() {
-        return Err(RunError::NotFiniteAtStart { what: "value" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "value",
+            detail: format!("f = {}", format_number(state.f)),
+        });
     }
-    if !all_finite(&state.grad) {
-        return Err(RunError::NotFiniteAtStart { what: "gradient" });
+    if let Some(i) = state.grad.iter().position(|g| !g.is_finite()) {
+        let names = objective.names();
+        return Err(RunError::NotFiniteAtStart {
+            what: "gradient",
+            detail: format!("∂f/∂{} = {}", names[i], format_number(state.grad[i])),
+        });
     }
-    if !all_finite(&state.hess) {
-        return Err(RunError::NotFiniteAtStart { what: "Hessian" });
+    if let Some(k) = state.hess.iter().position(|h| !h.is_finite()) {
+        let detail = match need {
+            HessianNeed::Full => format!("entry ({}, {})", k / n + 1, k % n + 1),
+            _ => format!("diagonal entry {}", k + 1),
+        };
+        return Err(RunError::NotFiniteAtStart {
+            what: "Hessian",
+            detail: format!("{detail} = {}", format_number(state.hess[k])),
+        });
     }
 
     let bound = options.divergence_bound(x0);

@@ -785,13 +785,22 @@ pub fn run_separable<T: Term>(
     let mut stats = separable_pass(objective, &mut x, update, false);
     check_start(stats.x_bad, options, &update)?;
     if !stats.f.is_finite() {
-        return Err(RunError::NotFiniteAtStart { what: "value" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "value",
+            detail: format!("f = {}", crate::trace::format_number(stats.f)),
+        });
     }
     if stats.grad_bad.is_nan() {
-        return Err(RunError::NotFiniteAtStart { what: "gradient" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "gradient",
+            detail: "a component is nan or inf".into(),
+        });
     }
     if diagonal && stats.hess_bad.is_nan() {
-        return Err(RunError::NotFiniteAtStart { what: "Hessian" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "Hessian",
+            detail: "a diagonal entry is nan or inf".into(),
+        });
     }
     let bound = options.divergence_bound_for(stats.prev_max);
     // ‖x_k‖∞ of the current iterate.
@@ -1024,7 +1033,10 @@ pub fn run_vector(
         ));
     }
     if !f.is_finite() {
-        return Err(RunError::NotFiniteAtStart { what: "value" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "value",
+            detail: format!("f = {}", crate::trace::format_number(f)),
+        });
     }
     let Scan {
         sum_sq: mut grad2,
@@ -1032,10 +1044,16 @@ pub fn run_vector(
         ..
     } = scan(&grad);
     if grad_bad.is_nan() {
-        return Err(RunError::NotFiniteAtStart { what: "gradient" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "gradient",
+            detail: "a component is nan or inf".into(),
+        });
     }
     if diagonal && scan(&diag).bad.is_nan() {
-        return Err(RunError::NotFiniteAtStart { what: "Hessian" });
+        return Err(RunError::NotFiniteAtStart {
+            what: "Hessian",
+            detail: "a diagonal entry is nan or inf".into(),
+        });
     }
     let bound = options.divergence_bound_for(start.max_abs);
     let mut history = History::new(HISTORY_CAP);
