@@ -230,10 +230,21 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE")]
     pub plot: Option<std::path::PathBuf>,
     /// Colour of the map: minimum, outcome, f, iterations, or a variable (its final value).
-    #[arg(long, value_name = "COLOR", default_value = "minimum")]
+    /// Only with --plot.
+    #[arg(
+        long,
+        value_name = "COLOR",
+        default_value = "minimum",
+        requires = "plot"
+    )]
     pub color: String,
-    /// Title of the map (default: formula, method, steps).
-    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    /// Title of the map (default: formula, method, steps). Only with --plot.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        allow_hyphen_values = true,
+        requires = "plot"
+    )]
     pub title: Option<String>,
     /// Print the summary as one JSON object (outcomes, minima) instead of tables.
     #[arg(long)]

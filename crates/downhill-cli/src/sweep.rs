@@ -166,7 +166,13 @@ pub fn run(args: SweepArgs) -> Result<(), UserError> {
             .write_csv(std::io::BufWriter::with_capacity(1 << 20, file))
             .map_err(|e| fail(&e))?;
         if !args.json {
-            println!("wrote {} ({} rows)", path.display(), result.len());
+            // A closed pipe (e.g. `| head`) is not an error worth reporting.
+            let _ = writeln!(
+                std::io::stdout(),
+                "wrote {} ({} rows)",
+                path.display(),
+                result.len()
+            );
         }
     }
     if let Some(path) = &args.plot {
@@ -180,7 +186,7 @@ pub fn run(args: SweepArgs) -> Result<(), UserError> {
         });
         result.plot(color, Some(&title), path)?;
         if !args.json {
-            println!("wrote {}", path.display());
+            let _ = writeln!(std::io::stdout(), "wrote {}", path.display());
         }
     }
     Ok(())

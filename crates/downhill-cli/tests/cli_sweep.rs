@@ -284,7 +284,14 @@ fn bad_input_exits_2_with_a_clear_message() {
             "does not exist",
         ),
         (
-            vec!["--x0".into(), "1".into(), "--color".into(), "purple".into()],
+            vec![
+                "--x0".into(),
+                "1".into(),
+                "--color".into(),
+                "purple".into(),
+                "--plot".into(),
+                "m.svg".into(),
+            ],
             "unknown map colour 'purple'",
         ),
         (
@@ -353,5 +360,57 @@ fn negative_numbers_are_checked_by_their_option() {
         let o = downhill(&["--formula", BOOK, "--x0", "1", option, value]);
         assert_bad_input(&o, &format!("invalid value '{value}' for '{option} <"));
         assert_bad_input(&o, needle);
+    }
+}
+
+/// `| head` closes stdout early: the lines after it are dropped, not a
+/// panic ("failed printing to stdout"), and the files are still written.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::Stdio;
+    let dir = scratch("closed-stdout");
+    let (csv, svg, tour) = (dir.join("m.csv"), dir.join("m.svg"), dir.join("tour"));
+    let runs: [Vec<&str>; 2] = [
+        vec![
+            "sweep",
+            "--formula",
+            "x^2",
+            "--x0",
+            "-1:1:5",
+            "--eta",
+            "0.1:1:3",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+        vec!["tour", "--out", tour.to_str().unwrap()],
+    ];
+    for args in runs {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_downhill"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Closing the read end makes every write to stdout fail.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("the binary ends");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    assert!(csv.exists() && svg.exists() && tour.join("index.html").exists());
+}
+
+/// `--title` and `--color` shape the map: without `--plot` they would be
+/// ignored, so they are errors that name `--plot`.
+#[test]
+fn map_options_need_a_map() {
+    for option in [["--title", "hi"], ["--color", "outcome"]] {
+        let mut args = vec!["--formula", "x^2", "--x0", "-1:1:5"];
+        args.extend(option);
+        let o = downhill(&args);
+        assert_eq!(o.status.code(), Some(2), "{option:?}");
+        assert!(stderr(&o).contains("--plot <FILE>"), "{}", stderr(&o));
     }
 }
