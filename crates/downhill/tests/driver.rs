@@ -452,6 +452,10 @@ fn gradient_norms_do_not_overflow() {
     assert_eq!(norm(&[3e-300, -4e-300]), 5e-300);
     assert_eq!(norm(&[3.0, 4.0]), 5.0);
     assert_eq!(norm(&[0.0, 0.0]), 0.0);
+    assert_eq!(norm(&[-0.0, 0.0]), 0.0);
+    // Squares that underflow to a zero sum are not the zero vector.
+    assert_eq!(norm(&[0.0, 1e-170]), 1e-170);
+    assert_eq!(norm(&[1e-200, 0.0, 0.0]), 1e-200);
     assert_eq!(norm(&[]), 0.0);
     assert_eq!(norm(&[f64::INFINITY, 1.0]), f64::INFINITY);
     assert!(norm(&[f64::NAN, 1e300]).is_nan());

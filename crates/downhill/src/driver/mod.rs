@@ -466,11 +466,17 @@ fn finite_and_largest(v: &[f64]) -> (bool, f64) {
 /// `‖(2e300)‖` is `2e300`, not `inf` (BLAS `dnrm2`'s concern). The plain sum
 /// of squares serves whenever it is a normal number; otherwise the norm is
 /// taken of `v / max|vᵢ|` and scaled back. NaN if a component is NaN.
-#[inline]
+///
+/// Inlined into the driver's loop, where the dimension is a constant for
+/// small `n` and the sum unrolls (a call costs more than the sum there).
+#[inline(always)]
 pub fn norm(v: &[f64]) -> f64 {
     let sum = v.iter().map(|x| x * x).sum::<f64>();
     if sum.is_finite() && sum >= f64::MIN_POSITIVE {
         sum.sqrt()
+    } else if sum == 0.0 && v.iter().all(|&x| x == 0.0) {
+        // The zero vector (a converged run's step) without the scaled path.
+        0.0
     } else {
         scaled_norm(v.iter().copied(), sum)
     }
@@ -491,11 +497,15 @@ fn scaled_norm(v: impl Iterator<Item = f64> + Clone, sum: f64) -> f64 {
 }
 
 /// `‖a − b‖₂`, as [`norm`].
+#[inline(always)]
 fn distance(a: &[f64], b: &[f64]) -> f64 {
     let difference = a.iter().zip(b).map(|(p, q)| p - q);
     let sum = difference.clone().map(|d| d * d).sum::<f64>();
     if sum.is_finite() && sum >= f64::MIN_POSITIVE {
         sum.sqrt()
+    } else if sum == 0.0 && difference.clone().all(|d| d == 0.0) {
+        // No move at all (a run at its floating-point fixed point).
+        0.0
     } else {
         scaled_norm(difference, sum)
     }
