@@ -79,7 +79,9 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
         None => &formula,
     };
 
-    let name = args.method.unwrap_or(MethodName::Auto);
+    let name = args
+        .method
+        .unwrap_or(MethodName::unnamed(args.eta.is_some()));
     let spec = args.params.spec(name, args.eta);
     let (mut method, chosen_because) = spec.build(formula.dim())?;
     let defaults = if name == MethodName::Auto {

@@ -200,7 +200,9 @@ pub fn run(args: MinimizeArgs) -> Result<(), UserError> {
     let dim = objective.dim();
     let x0 = start(&args.x0.0, dim)?;
 
-    let name = args.method.unwrap_or(MethodName::Auto);
+    let name = args
+        .method
+        .unwrap_or(MethodName::unnamed(args.eta.is_some()));
     let spec = args.params.spec(name, args.eta);
     // Checks every flag against the method, as for formulas.
     let (mut method, _) = spec.build(dim)?;

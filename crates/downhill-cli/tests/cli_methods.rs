@@ -107,6 +107,38 @@ fn default_method_says_what_it_chose_and_why_it_stopped() {
     assert!(v["chosen_because"].as_str().unwrap().contains("Newton"));
 }
 
+/// A learning rate without a method means gradient descent (the issue's
+/// own W1 command line): the same run as with `--method gd`, bit for bit.
+#[test]
+fn eta_without_a_method_is_gradient_descent() {
+    let run = |method: &[&str]| {
+        let mut args = vec![
+            "minimize",
+            "--formula",
+            "x*cos(0.15*pi*x)",
+            "--x0",
+            "10",
+            "--eta",
+            "0.01",
+            "--steps",
+            "1000",
+            "--json",
+        ];
+        args.extend_from_slice(method);
+        json(&downhill(&args))
+    };
+    let implied = run(&[]);
+    let named = run(&["--method", "gd"]);
+    assert_eq!(implied["method"], named["method"]);
+    assert!(implied["method"]
+        .as_str()
+        .unwrap()
+        .contains("gradient descent"));
+    assert_eq!(implied["x"], named["x"]);
+    assert_eq!(implied["iterations"], named["iterations"]);
+    assert!(implied.get("chosen_because").is_none_or(|v| v.is_null()));
+}
+
 #[test]
 fn every_method_runs_from_the_command_line() {
     for method in [

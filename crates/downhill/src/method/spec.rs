@@ -80,6 +80,17 @@ impl MethodName {
             })
     }
 
+    /// The method when none is named: gradient descent when a learning
+    /// rate is given (`--eta` alone is the chapter's fixed-step descent),
+    /// otherwise [`MethodName::Auto`].
+    pub fn unnamed(eta_given: bool) -> MethodName {
+        if eta_given {
+            MethodName::Gd
+        } else {
+            MethodName::Auto
+        }
+    }
+
     /// Whether the method evaluates the Hessian.
     pub fn needs_hessian(self, dim: usize) -> bool {
         match self {
