@@ -456,6 +456,22 @@ fn gradient_norms_do_not_overflow() {
     // Squares that underflow to a zero sum are not the zero vector.
     assert_eq!(norm(&[0.0, 1e-170]), 1e-170);
     assert_eq!(norm(&[1e-200, 0.0, 0.0]), 1e-200);
+    // One component: |x|, also where x² over- or underflows.
+    for x in [3.0, -2.5e300, 1e-200, -4.9e-324, 0.1, -0.0] {
+        assert_eq!(norm(&[x]), x.abs(), "{x}");
+    }
+    assert!(norm(&[f64::NAN]).is_nan());
+    // ... the bits the general path gives: [x, 0] takes the sum of squares.
+    let mut bits = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..100_000 {
+        bits ^= bits << 13;
+        bits ^= bits >> 7;
+        bits ^= bits << 17;
+        let x = f64::from_bits(bits);
+        if x.is_finite() {
+            assert_eq!(norm(&[x]), norm(&[x, 0.0]), "{x:e}");
+        }
+    }
     assert_eq!(norm(&[]), 0.0);
     assert_eq!(norm(&[f64::INFINITY, 1.0]), f64::INFINITY);
     assert!(norm(&[f64::NAN, 1e300]).is_nan());

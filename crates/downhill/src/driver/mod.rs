@@ -471,8 +471,14 @@ fn finite_and_largest(v: &[f64]) -> (bool, f64) {
 /// small `n` and the sum unrolls (a call costs more than the sum there).
 #[inline(always)]
 pub fn norm(v: &[f64]) -> f64 {
+    if let [x] = v {
+        // `|x|`: what `sqrt(x²)` gives whenever `x²` is normal (a correctly
+        // rounded square root of a rounded square), without the square
+        // root's latency on a 1-D run's every step.
+        return x.abs();
+    }
     let sum = v.iter().map(|x| x * x).sum::<f64>();
-    if sum.is_finite() && sum >= f64::MIN_POSITIVE {
+    if normal_positive(sum) {
         sum.sqrt()
     } else if sum == 0.0 && v.iter().all(|&x| x == 0.0) {
         // The zero vector (a converged run's step) without the scaled path.
@@ -480,6 +486,14 @@ pub fn norm(v: &[f64]) -> f64 {
     } else {
         scaled_norm(v.iter().copied(), sum)
     }
+}
+
+/// `MIN_POSITIVE <= sum <= MAX` (false for NaN): two comparisons, where
+/// `is_finite() && >=` compiles to a dozen integer instructions on the
+/// driver's per-step path.
+#[inline(always)]
+fn normal_positive(sum: f64) -> bool {
+    (f64::MIN_POSITIVE..=f64::MAX).contains(&sum)
 }
 
 /// [`norm`] of `v` whose plain sum of squares `sum` overflowed,
@@ -499,9 +513,12 @@ fn scaled_norm(v: impl Iterator<Item = f64> + Clone, sum: f64) -> f64 {
 /// `‖a − b‖₂`, as [`norm`].
 #[inline(always)]
 fn distance(a: &[f64], b: &[f64]) -> f64 {
+    if let ([p], [q]) = (a, b) {
+        return (p - q).abs();
+    }
     let difference = a.iter().zip(b).map(|(p, q)| p - q);
     let sum = difference.clone().map(|d| d * d).sum::<f64>();
-    if sum.is_finite() && sum >= f64::MIN_POSITIVE {
+    if normal_positive(sum) {
         sum.sqrt()
     } else if sum == 0.0 && difference.clone().all(|d| d == 0.0) {
         // No move at all (a run at its floating-point fixed point).
