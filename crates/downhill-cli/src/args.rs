@@ -58,7 +58,8 @@ pub struct MinimizeArgs {
     #[arg(long, value_name = "X0", allow_hyphen_values = true, value_parser = parse_point)]
     pub x0: Point,
     /// auto (the default without --eta: Newton with Hessian shift and Wolfe line search;
-    /// L-BFGS above 200 variables; with --eta the default is gd), gd, newton, precond, momentum, adagrad, rmsprop, adadelta, adam, bfgs, lbfgs.
+    /// L-BFGS above 200 variables; with --eta the default is gd), gd, newton, precond,
+    /// momentum, adagrad, rmsprop, adadelta, adam, bfgs, lbfgs.
     #[arg(long, value_name = "METHOD", value_parser = MethodName::parse)]
     pub method: Option<MethodName>,
     /// Learning rate / step size / first trial step of a line search, > 0
