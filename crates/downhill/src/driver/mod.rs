@@ -477,14 +477,22 @@ pub fn norm(v: &[f64]) -> f64 {
         // root's latency on a 1-D run's every step.
         return x.abs();
     }
-    let sum = v.iter().map(|x| x * x).sum::<f64>();
+    norm_of(v.iter().copied())
+}
+
+/// [`norm`] of the components `v` yields (a slice's or a difference's):
+/// the plain sum of squares when it is normal, else the zero vector or the
+/// scaled path.
+#[inline(always)]
+fn norm_of(v: impl Iterator<Item = f64> + Clone) -> f64 {
+    let sum = v.clone().map(|x| x * x).sum::<f64>();
     if normal_positive(sum) {
         sum.sqrt()
-    } else if sum == 0.0 && v.iter().all(|&x| x == 0.0) {
+    } else if sum == 0.0 && v.clone().all(|x| x == 0.0) {
         // The zero vector (a converged run's step) without the scaled path.
         0.0
     } else {
-        scaled_norm(v.iter().copied(), sum)
+        scaled_norm(v, sum)
     }
 }
 
@@ -516,16 +524,7 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
     if let ([p], [q]) = (a, b) {
         return (p - q).abs();
     }
-    let difference = a.iter().zip(b).map(|(p, q)| p - q);
-    let sum = difference.clone().map(|d| d * d).sum::<f64>();
-    if normal_positive(sum) {
-        sum.sqrt()
-    } else if sum == 0.0 && difference.clone().all(|d| d == 0.0) {
-        // No move at all (a run at its floating-point fixed point).
-        0.0
-    } else {
-        scaled_norm(difference, sum)
-    }
+    norm_of(a.iter().zip(b).map(|(p, q)| p - q))
 }
 
 /// The summary of a run as one JSON object (`status`, `x`, `f`, `grad_norm`,
