@@ -12,6 +12,8 @@ use crate::work_w2::{agreement, ETA_RANGE, STEPS, X0_RANGE};
 
 /// Row name of downhill's sweep.
 pub const ROW: &str = "downhill::sweep";
+/// Row name of downhill's sweep on one thread.
+pub const ROW_SINGLE: &str = "downhill::sweep, 1 thread";
 
 /// The downhill sweep implementation on the n × n grid; `reference` is the
 /// scalar libm result for the agreement note.
@@ -37,12 +39,31 @@ pub fn implementations(
         100.0 * agreement(&finals, reference),
         first.minima().len()
     );
-    Ok(vec![Impl::new(ROW, move || {
-        let (secs, result) = time(|| sweep::run(&spec, None));
-        let result = result.map_err(|e| e.to_string())?;
-        black_box(&result);
-        Ok(vec![
-            Measured::new(ROW, Sample::new(secs, units)).note(note.clone())
-        ])
-    })])
+    // The same sweep in a pool of one thread: against the hand-written
+    // kernel's one-thread row, the per-cell cost apart from how the work
+    // spreads over the threads.
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let spec_single = spec.clone();
+    let note_single = note.clone();
+    Ok(vec![
+        Impl::new(ROW, move || {
+            let (secs, result) = time(|| sweep::run(&spec, None));
+            let result = result.map_err(|e| e.to_string())?;
+            black_box(&result);
+            Ok(vec![
+                Measured::new(ROW, Sample::new(secs, units)).note(note.clone())
+            ])
+        }),
+        Impl::new(ROW_SINGLE, move || {
+            let (secs, result) = time(|| single.install(|| sweep::run(&spec_single, None)));
+            let result = result.map_err(|e| e.to_string())?;
+            black_box(&result);
+            Ok(vec![
+                Measured::new(ROW_SINGLE, Sample::new(secs, units)).note(note_single.clone())
+            ])
+        }),
+    ])
 }

@@ -187,6 +187,34 @@ fn special_values_match_scalar() {
             check(&formula, &[lanes], false);
         }
     }
+    // Two variables: every tangent a pass of its own (one variable fuses
+    // the value and its tangent in one pass), with lanes outside the fast
+    // kernels' ranges. Finite, nonzero arguments: at 0 or ±inf the modes
+    // legitimately differ (`0 * inf` in a structurally zero term).
+    let specials = [
+        1e300,
+        -1e300,
+        1e6,
+        -1e7,
+        709.5,
+        -745.5,
+        800.0,
+        1e-300,
+        -2.0,
+        3e5,
+        0.5,
+        std::f64::consts::PI,
+    ];
+    for source in ["sin(x)*cos(y) + exp(x - y)", "log(x) + log(y) + sqrt(x*y)"] {
+        let formula = Formula::parse_with_vars(source, &["x", "y"]).unwrap();
+        for chunk in specials.chunks(LANES) {
+            let mut first = [1.0; LANES];
+            first[..chunk.len()].copy_from_slice(chunk);
+            let mut second = first;
+            second.reverse();
+            check(&formula, &[first, second], false);
+        }
+    }
 }
 
 #[test]

@@ -244,9 +244,136 @@ fn lane_by_lane<const W: usize>(
     });
 }
 
+/// The tangents that are one number in every lane, whatever the point:
+/// `plan[r * inputs + j]` is `Some(t)` when tangent `j` of register `r` is
+/// `t` in every lane, `None` when it varies. The inputs' unit tangents are
+/// such numbers, and so is what `+`, `−` and constant factors make of them
+/// (`c*x`, `x + 1`, `2*x - y`): the lane evaluator then neither stores nor
+/// loads them, and reads the number instead. Computed with the same `f64`
+/// operations [`lane_op`] would apply per lane, so results do not change.
+/// Empty for tapes without inputs or with more than [`MAX_TANGENTS`].
+pub(crate) fn uniform_tangents(inputs: usize, ops: &[Op]) -> Vec<Option<f64>> {
+    if inputs == 0 || inputs > MAX_TANGENTS {
+        return Vec::new();
+    }
+    let mut plan = Vec::with_capacity((inputs + ops.len()) * inputs);
+    for i in 0..inputs {
+        plan.extend((0..inputs).map(|j| Some(if i == j { 1.0 } else { 0.0 })));
+    }
+    for &op in ops {
+        for j in 0..inputs {
+            let t = |r: Reg| plan[r as usize * inputs + j];
+            let both = |a: Reg, b: Reg| t(a).zip(t(b));
+            let uniform = match op {
+                Op::Const(_) => Some(0.0),
+                Op::Neg(a) | Op::CSub(_, a) => t(a).map(|d| -d),
+                Op::AddC(a, _) => t(a),
+                Op::MulC(a, c) => t(a).map(|d| d * c),
+                Op::DivC(a, c) => t(a).map(|d| d / c),
+                Op::Add(a, b) => both(a, b).map(|(x, y)| x + y),
+                Op::Sub(a, b) => both(a, b).map(|(x, y)| x - y),
+                _ => None,
+            };
+            plan.push(uniform);
+        }
+    }
+    plan
+}
+
+/// The most active variables the forward mode handles (one tangent array
+/// each); more fall back to [`lane_by_lane`].
+const MAX_TANGENTS: usize = 4;
+
+/// An operand's tangent in one direction: a register's lanes, or one
+/// number for every lane (see [`uniform_tangents`]).
+#[derive(Clone, Copy)]
+enum Tangent<'a, const W: usize> {
+    Lanes(&'a [f64; W]),
+    Uniform(f64),
+}
+
+/// Lane `l` of a tangent, once [`with_tangent!`] has resolved which kind it
+/// is (so that the lane loop has no branch and vectorizes).
+trait AtLane: Copy {
+    fn at(self, l: usize) -> f64;
+}
+
+impl<const W: usize> AtLane for &[f64; W] {
+    #[inline(always)]
+    fn at(self, l: usize) -> f64 {
+        self[l]
+    }
+}
+
+/// One number in every lane.
+#[derive(Clone, Copy)]
+struct Splat(f64);
+
+impl AtLane for Splat {
+    #[inline(always)]
+    fn at(self, _: usize) -> f64 {
+        self.0
+    }
+}
+
+/// `$body` with `$name` bound to the [`AtLane`] form of the [`Tangent`]
+/// `$tangent`: compiled once per kind, each copy a branch-free lane loop.
+/// (A macro, since a closure cannot be generic over the two kinds.)
+macro_rules! with_tangent {
+    ($tangent:expr, $name:ident => $body:expr) => {
+        match $tangent {
+            Tangent::Lanes($name) => $body,
+            Tangent::Uniform(c) => {
+                let $name = Splat(c);
+                $body
+            }
+        }
+    };
+    ($a:expr, $b:expr, ($na:ident, $nb:ident) => $body:expr) => {
+        with_tangent!($a, $na => with_tangent!($b, $nb => $body))
+    };
+}
+
+/// The registers an instruction reads: the inputs straight from the
+/// caller's points (not copied), the others from the scratch registers;
+/// tangents as [`Tangent`]s.
+struct Operands<'a, const W: usize, const N: usize> {
+    inputs: [&'a [f64; W]; N],
+    values: &'a [Register<W>],
+    tangents: &'a [[Register<W>; N]],
+    /// [`uniform_tangents`] of the tape.
+    uniform: &'a [Option<f64>],
+}
+
+impl<'a, const W: usize, const N: usize> Operands<'a, W, N> {
+    #[inline(always)]
+    fn value(&self, register: Reg) -> &'a [f64; W] {
+        let r = register as usize;
+        if r < N {
+            self.inputs[r]
+        } else {
+            &self.values[r].0
+        }
+    }
+
+    #[inline(always)]
+    fn tangent(&self, register: Reg, j: usize) -> Tangent<'a, W> {
+        let r = register as usize;
+        match self.uniform[r * N + j] {
+            Some(c) => Tangent::Uniform(c),
+            None => Tangent::Lanes(&self.tangents[r][j].0),
+        }
+    }
+}
+
 /// Forward mode over `W` lanes with `N` tangents: register `r` has the
-/// value `values[r]` and the tangents `tangents[r]` (unit vectors for the
-/// inputs), each instruction writing its own register from lower ones.
+/// value `values[r]` and the tangents `tangents[r]`, each instruction
+/// writing its own register from lower ones. Inputs are read from `x`;
+/// tangents the same in every lane ([`uniform_tangents`]) are never
+/// stored; the last instruction, when it computes the result and every
+/// variable is active, writes `value` and `gradient` directly. Each pass
+/// over the lanes costs loads and stores of whole blocks, which for a
+/// small formula take as long as its arithmetic.
 #[inline(always)]
 fn forward<const W: usize, const N: usize, const FMA: bool>(
     tape: &Tape,
@@ -264,38 +391,63 @@ fn forward<const W: usize, const N: usize, const FMA: bool>(
         Output::Register(register) => register as usize,
     };
     let count = tape.registers();
+    let uniform = tape.uniform_tangents();
     let buffer = registers::<W>(scratch, count * (N + 1));
     let (values, rest) = buffer.split_at_mut(count);
     let (tangents, _) = rest.as_chunks_mut::<N>();
     let tangents = &mut tangents[..count];
-    for (input, (slot, &variable)) in values.iter_mut().zip(tape.active()).enumerate() {
-        vmath::copy(&mut slot.0, &x[variable]);
-        for (j, t) in tangents[input].iter_mut().enumerate() {
-            vmath::fill(&mut t.0, if j == input { 1.0 } else { 0.0 });
+    let inputs: [&[f64; W]; N] = std::array::from_fn(|i| &x[tape.active()[i]]);
+    let ops = tape.ops();
+    let direct = tape.all_active() && output + 1 == count && output >= N;
+    for (k, &op) in ops.iter().enumerate() {
+        let register = N + k;
+        // Operands are below the destination: split there.
+        let (operand_values, destination) = values.split_at_mut(register);
+        let (operand_tangents, destination_tangents) = tangents.split_at_mut(register);
+        let operands = Operands {
+            inputs,
+            values: operand_values,
+            tangents: operand_tangents,
+            uniform,
+        };
+        let planned = &uniform[register * N..][..N];
+        if direct && register == output {
+            let Some(grad) = gradient.first_chunk_mut::<N>() else {
+                unreachable!("every variable is active: the gradient has N rows")
+            };
+            lane_op::<W, N, FMA>(op, &operands, value, grad.each_mut(), planned);
+            for (g, t) in grad.iter_mut().zip(planned) {
+                if let Some(t) = *t {
+                    vmath::fill(g, t);
+                }
+            }
+        } else {
+            let out_tangents = destination_tangents[0].each_mut().map(|t| &mut t.0);
+            lane_op::<W, N, FMA>(op, &operands, &mut destination[0].0, out_tangents, planned);
         }
     }
-    for (k, &op) in tape.ops().iter().enumerate() {
-        // Operands are below the destination: split there.
-        let (operands, destination) = values.split_at_mut(N + k);
-        let (operand_tangents, destination_tangents) = tangents.split_at_mut(N + k);
-        lane_op::<W, N, FMA>(
-            op,
-            operands,
-            operand_tangents,
-            &mut destination[0].0,
-            &mut destination_tangents[0],
-        );
+    if direct {
+        return;
     }
-    vmath::copy(value, &values[output].0);
-    let tangent = &tangents[output];
+    let operands = Operands {
+        inputs,
+        values,
+        tangents,
+        uniform,
+    };
+    vmath::copy(value, operands.value(output as Reg));
+    let copy_tangent = |j: usize, g: &mut [f64; W]| match operands.tangent(output as Reg, j) {
+        Tangent::Lanes(t) => vmath::copy(g, t),
+        Tangent::Uniform(t) => vmath::fill(g, t),
+    };
     if tape.all_active() {
-        for (g, t) in gradient.iter_mut().zip(tangent) {
-            vmath::copy(g, &t.0);
+        for (j, g) in gradient.iter_mut().enumerate() {
+            copy_tangent(j, g);
         }
     } else {
         gradient.fill([0.0; W]);
-        for (t, &variable) in tangent.iter().zip(tape.active()) {
-            vmath::copy(&mut gradient[variable], &t.0);
+        for (j, &variable) in tape.active().iter().enumerate() {
+            copy_tangent(j, &mut gradient[variable]);
         }
     }
 }
@@ -322,94 +474,128 @@ fn zip<const W: usize>(
     lanewise(out, |l| f(a[l], b[l]));
 }
 
-/// `out[j][l] = f(a[j][l], l)`: each tangent of a one-operand instruction
-/// from its operand's.
-#[inline(always)]
-fn tangent1<const W: usize, const N: usize>(
-    out: &mut [Register<W>; N],
-    a: &[Register<W>; N],
-    f: impl Fn(f64, usize) -> f64,
-) {
-    for (o, a) in out.iter_mut().zip(a) {
-        lanewise(&mut o.0, |l| f(a.0[l], l));
-    }
-}
-
 /// One instruction over `W` lanes, into `out` and `out_tangents`; the
 /// scalar evaluator's arithmetic (`eval::tangent_op`) lane by lane.
+/// Tangent `j` is left alone where `planned[j]` gives it as one number
+/// ([`uniform_tangents`]). With one tangent, the common instructions
+/// compute the value and the tangent in one pass over the lanes.
 #[inline(always)]
 fn lane_op<const W: usize, const N: usize, const FMA: bool>(
     op: Op,
-    values: &[Register<W>],
-    tangents: &[[Register<W>; N]],
+    operands: &Operands<'_, W, N>,
     out: &mut [f64; W],
-    out_tangents: &mut [Register<W>; N],
+    out_tangents: [&mut [f64; W]; N],
+    planned: &[Option<f64>],
 ) {
-    let v = |register: Reg| &values[register as usize].0;
-    let t = |register: Reg| &tangents[register as usize];
+    let v = |register: Reg| operands.value(register);
+    let t = |register: Reg, j: usize| operands.tangent(register, j);
+    // One tangent, not uniform: value and tangent in one pass.
+    let fused = N == 1 && planned[0].is_none();
+    // The tangents to compute, with their direction.
+    let each = out_tangents
+        .into_iter()
+        .enumerate()
+        .filter(|(j, _)| planned[*j].is_none());
     match op {
         Op::Const(c) => {
             vmath::fill(out, c);
-            for o in out_tangents.iter_mut() {
-                vmath::fill(&mut o.0, 0.0);
+            for (_, o) in each {
+                vmath::fill(o, 0.0);
             }
         }
         Op::Neg(a) => {
             map(out, v(a), |x| -x);
-            tangent1(out_tangents, t(a), |d, _| -d);
+            for (j, o) in each {
+                with_tangent!(t(a, j), d => lanewise(o, |l| -d.at(l)));
+            }
         }
         Op::Add(a, b) | Op::Sub(a, b) => {
-            let add = matches!(op, Op::Add(..));
             let (va, vb) = (v(a), v(b));
-            if add {
+            if matches!(op, Op::Add(..)) {
                 zip(out, va, vb, |x, y| x + y);
+                for (j, o) in each {
+                    with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                        lanewise(o, |l| ta.at(l) + tb.at(l));
+                    });
+                }
             } else {
                 zip(out, va, vb, |x, y| x - y);
-            }
-            for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                if add {
-                    zip(&mut o.0, &ta.0, &tb.0, |x, y| x + y);
-                } else {
-                    zip(&mut o.0, &ta.0, &tb.0, |x, y| x - y);
+                for (j, o) in each {
+                    with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                        lanewise(o, |l| ta.at(l) - tb.at(l));
+                    });
                 }
             }
         }
         Op::Mul(a, b) => {
             let (va, vb) = (v(a), v(b));
-            zip(out, va, vb, |x, y| x * y);
-            for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                lanewise(&mut o.0, |l| ta.0[l] * vb[l] + tb.0[l] * va[l]);
+            if fused {
+                for (j, o) in each {
+                    with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                        vmath::lanewise2(out, o, |l| {
+                            (va[l] * vb[l], ta.at(l) * vb[l] + tb.at(l) * va[l])
+                        });
+                    });
+                }
+            } else {
+                zip(out, va, vb, |x, y| x * y);
+                for (j, o) in each {
+                    with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                        lanewise(o, |l| ta.at(l) * vb[l] + tb.at(l) * va[l]);
+                    });
+                }
             }
         }
         Op::Div(a, b) => {
             let (va, vb) = (v(a), v(b));
-            zip(out, va, vb, |x, y| x / y);
-            for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                lanewise(&mut o.0, |l| (ta.0[l] - tb.0[l] * out[l]) / vb[l]);
+            if fused {
+                for (j, o) in each {
+                    with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                        vmath::lanewise2(out, o, |l| {
+                            let q = va[l] / vb[l];
+                            (q, (ta.at(l) - tb.at(l) * q) / vb[l])
+                        });
+                    });
+                }
+            } else {
+                zip(out, va, vb, |x, y| x / y);
+                for (j, o) in each {
+                    with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                        lanewise(o, |l| (ta.at(l) - tb.at(l) * out[l]) / vb[l]);
+                    });
+                }
             }
         }
         Op::AddC(a, c) => {
             map(out, v(a), |x| x + c);
-            tangent1(out_tangents, t(a), |d, _| d);
+            for (j, o) in each {
+                with_tangent!(t(a, j), d => lanewise(o, |l| d.at(l)));
+            }
         }
         Op::CSub(c, b) => {
             map(out, v(b), |x| c - x);
-            tangent1(out_tangents, t(b), |d, _| -d);
+            for (j, o) in each {
+                with_tangent!(t(b, j), d => lanewise(o, |l| -d.at(l)));
+            }
         }
         Op::MulC(a, c) => {
             map(out, v(a), |x| x * c);
-            tangent1(out_tangents, t(a), |d, _| d * c);
+            for (j, o) in each {
+                with_tangent!(t(a, j), d => lanewise(o, |l| d.at(l) * c));
+            }
         }
         Op::DivC(a, c) => {
             map(out, v(a), |x| x / c);
-            tangent1(out_tangents, t(a), |d, _| d / c);
+            for (j, o) in each {
+                with_tangent!(t(a, j), d => lanewise(o, |l| d.at(l) / c));
+            }
         }
         Op::CDiv(c, b) => {
             let vb = v(b);
             map(out, vb, |x| c / x);
             let mut slope = [0.0; W];
             zip(&mut slope, out, vb, |q, x| -q / x);
-            tangent1(out_tangents, t(b), |d, l| d * slope[l]);
+            slope_tangents(each, operands, b, &slope);
         }
         Op::Min(a, b) | Op::Max(a, b) => {
             let maximum = matches!(op, Op::Max(..));
@@ -422,105 +608,218 @@ fn lane_op<const W: usize, const N: usize, const FMA: bool>(
                     u8::from(takes_second(maximum, va[l], vb[l]))
                 }
             });
-            let choose = |out: &mut [f64; W], x: &[f64; W], y: &[f64; W], nan: f64| {
-                lanewise(out, |l| match pick[l] {
-                    0 => x[l],
-                    1 => y[l],
-                    _ => nan,
+            lanewise(out, |l| match pick[l] {
+                0 => va[l],
+                1 => vb[l],
+                _ => f64::NAN,
+            });
+            for (j, o) in each {
+                with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                    lanewise(o, |l| match pick[l] {
+                        0 => ta.at(l),
+                        1 => tb.at(l),
+                        _ => 0.0,
+                    });
                 });
-            };
-            choose(out, va, vb, f64::NAN);
-            for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                choose(&mut o.0, &ta.0, &tb.0, 0.0);
             }
         }
         Op::Square(a) => {
             let va = v(a);
-            map(out, va, |x| x * x);
-            tangent1(out_tangents, t(a), |d, l| d * (2.0 * va[l]));
+            if fused {
+                for (j, o) in each {
+                    with_tangent!(t(a, j), d => {
+                        vmath::lanewise2(out, o, |l| (va[l] * va[l], d.at(l) * (2.0 * va[l])));
+                    });
+                }
+            } else {
+                map(out, va, |x| x * x);
+                for (j, o) in each {
+                    with_tangent!(t(a, j), d => lanewise(o, |l| d.at(l) * (2.0 * va[l])));
+                }
+            }
         }
         Op::PowI(a, n) => {
             let va = v(a);
             map(out, va, |x| powi(x, n));
             let mut slope = [0.0; W];
             map(&mut slope, va, |x| powi_derivatives(x, n).0);
-            tangent1(out_tangents, t(a), |d, l| d * slope[l]);
+            slope_tangents(each, operands, a, &slope);
         }
         Op::PowF(a, p) => {
             let va = v(a);
             map(out, va, |x| x.powf(p));
             let mut slope = [0.0; W];
             map(&mut slope, va, |x| powf_derivatives(x, p).0);
-            tangent1(out_tangents, t(a), |d, l| d * slope[l]);
+            slope_tangents(each, operands, a, &slope);
         }
         Op::CPow(c, b) => {
             map(out, v(b), |x| c.powf(x));
             let ln = c.ln();
-            tangent1(out_tangents, t(b), |d, l| d * (out[l] * ln));
+            for (j, o) in each {
+                with_tangent!(t(b, j), d => lanewise(o, |l| d.at(l) * (out[l] * ln)));
+            }
         }
         Op::Pow(a, b) => {
             let (va, vb) = (v(a), v(b));
             zip(out, va, vb, f64::powf);
             let partials: [[f64; 5]; W] =
                 std::array::from_fn(|l| pow_local::<false>(out[l], va[l], vb[l]));
-            for ((o, ta), tb) in out_tangents.iter_mut().zip(t(a)).zip(t(b)) {
-                lanewise(&mut o.0, |l| {
-                    ta.0[l] * partials[l][0] + tb.0[l] * partials[l][1]
+            for (j, o) in each {
+                with_tangent!(t(a, j), t(b, j), (ta, tb) => {
+                    lanewise(o, |l| ta.at(l) * partials[l][0] + tb.at(l) * partials[l][1]);
                 });
             }
         }
-        Op::Unary(UnaryFunction::Cos, a) => {
-            // cos' = −sin, the sign taken into the tangents' product (d·(−s)
-            // = −(d·s) exactly): one pass over the block fewer.
-            let mut sin = [0.0; W];
-            vmath::sin_cos::<W, FMA>(v(a), &mut sin, out);
-            tangent1(out_tangents, t(a), |d, l| -(d * sin[l]));
-        }
         Op::Unary(function, a) => {
-            let mut slope = [0.0; W];
-            unary_lanes::<W, FMA>(function, v(a), out, &mut slope);
-            tangent1(out_tangents, t(a), |d, l| d * slope[l]);
+            unary_op::<W, N, FMA>(function, operands, a, out, each, fused);
         }
     }
 }
 
-/// A one-argument function into `value` and its derivative into `slope`,
-/// per lane.
+/// Tangent `j` as `d_j · slope` per lane, for the directions in `each`.
 #[inline(always)]
-fn unary_lanes<const W: usize, const FMA: bool>(
-    function: UnaryFunction,
-    x: &[f64; W],
-    value: &mut [f64; W],
-    slope: &mut [f64; W],
+fn slope_tangents<'o, const W: usize, const N: usize>(
+    each: impl Iterator<Item = (usize, &'o mut [f64; W])>,
+    operands: &Operands<'_, W, N>,
+    a: Reg,
+    slope: &[f64; W],
 ) {
+    for (j, o) in each {
+        with_tangent!(operands.tangent(a, j), d => lanewise(o, |l| d.at(l) * slope[l]));
+    }
+}
+
+/// A one-argument function of register `a` into `out`, its tangents
+/// `d · f'(a)` into the directions of `each` (in the same pass when
+/// `fused`). `sin`, `cos`, `exp` and `ln` through the branch-free kernels
+/// of [`vmath`], lanes outside their fast range recomputed with the
+/// standard library; `sqrt` and `abs` are single instructions; the rest
+/// goes lane by lane through the scalar evaluator's [`unary_local`].
+#[inline(always)]
+fn unary_op<'o, const W: usize, const N: usize, const FMA: bool>(
+    function: UnaryFunction,
+    operands: &Operands<'_, W, N>,
+    a: Reg,
+    out: &mut [f64; W],
+    each: impl Iterator<Item = (usize, &'o mut [f64; W])>,
+    fused: bool,
+) {
+    let x = operands.value(a);
+    let kernel = Kernel {
+        operands,
+        a,
+        x,
+        fused,
+    };
     match function {
-        UnaryFunction::Exp => {
-            vmath::exp::<W, FMA>(x, value);
-            *slope = *value;
-        }
-        UnaryFunction::Ln => {
-            vmath::ln::<W, FMA>(x, value);
-            map(slope, x, |v| 1.0 / v);
-        }
+        UnaryFunction::Sin => kernel.apply(
+            out,
+            each,
+            vmath::sin_cos_lane::<FMA>,
+            vmath::trig_fast,
+            f64::sin_cos,
+        ),
+        // cos' = −sin: d·(−s) is −(d·s) exactly.
+        UnaryFunction::Cos => kernel.apply(
+            out,
+            each,
+            |x| {
+                let (s, c) = vmath::sin_cos_lane::<FMA>(x);
+                (c, -s)
+            },
+            vmath::trig_fast,
+            |x| {
+                let (s, c) = x.sin_cos();
+                (c, -s)
+            },
+        ),
+        UnaryFunction::Exp => kernel.apply(
+            out,
+            each,
+            |x| {
+                let e = vmath::exp_lane::<FMA>(x);
+                (e, e)
+            },
+            vmath::exp_fast,
+            |x| (x.exp(), x.exp()),
+        ),
+        UnaryFunction::Ln => kernel.apply(
+            out,
+            each,
+            |x| (vmath::ln_lane::<FMA>(x), 1.0 / x),
+            vmath::ln_fast,
+            |x| (x.ln(), 1.0 / x),
+        ),
         UnaryFunction::Sqrt => {
-            map(value, x, f64::sqrt);
-            map(slope, value, |s| 0.5 / s);
+            let root = |x: f64| {
+                let s = x.sqrt();
+                (s, 0.5 / s)
+            };
+            kernel.apply(out, each, root, |_| true, root);
         }
         UnaryFunction::Abs => {
-            map(value, x, f64::abs);
-            map(slope, x, f64::signum);
-        }
-        UnaryFunction::Sin => vmath::sin_cos::<W, FMA>(x, value, slope),
-        UnaryFunction::Cos => {
-            vmath::sin_cos::<W, FMA>(x, slope, value);
-            for s in slope.iter_mut() {
-                *s = -*s;
-            }
+            let abs = |x: f64| (x.abs(), x.signum());
+            kernel.apply(out, each, abs, |_| true, abs);
         }
         _ => {
+            let mut slope = [0.0; W];
             for l in 0..W {
-                (value[l], slope[l], _) = unary_local::<false>(function, x[l]);
+                (out[l], slope[l], _) = unary_local::<false>(function, x[l]);
             }
+            slope_tangents(each, operands, a, &slope);
+        }
+    }
+}
+
+/// A one-argument function of one register, lane by lane.
+struct Kernel<'a, 'b, const W: usize, const N: usize> {
+    operands: &'b Operands<'a, W, N>,
+    a: Reg,
+    x: &'a [f64; W],
+    fused: bool,
+}
+
+impl<const W: usize, const N: usize> Kernel<'_, '_, W, N> {
+    /// `(f, f')` per lane by `fast` where `in_range`, else by `exact`.
+    #[inline(always)]
+    fn apply<'o>(
+        &self,
+        out: &mut [f64; W],
+        each: impl Iterator<Item = (usize, &'o mut [f64; W])>,
+        fast: impl Fn(f64) -> (f64, f64),
+        in_range: impl Fn(f64) -> bool,
+        exact: impl Fn(f64) -> (f64, f64),
+    ) {
+        let x = self.x;
+        let outside = vmath::any_outside(x, &in_range);
+        if self.fused {
+            for (j, o) in each {
+                with_tangent!(self.operands.tangent(self.a, j), d => {
+                    vmath::lanewise2(out, o, |l| {
+                        let (f, slope) = fast(x[l]);
+                        (f, d.at(l) * slope)
+                    });
+                    if outside {
+                        for l in 0..W {
+                            if !in_range(x[l]) {
+                                let (f, slope) = exact(x[l]);
+                                (out[l], o[l]) = (f, d.at(l) * slope);
+                            }
+                        }
+                    }
+                });
+            }
+        } else {
+            let mut slope = [0.0; W];
+            vmath::lanewise2(out, &mut slope, |l| fast(x[l]));
+            if outside {
+                for l in 0..W {
+                    if !in_range(x[l]) {
+                        (out[l], slope[l]) = exact(x[l]);
+                    }
+                }
+            }
+            slope_tangents(each, self.operands, self.a, &slope);
         }
     }
 }

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use super::ast::{BinaryOperator, Expr, ExprKind, UnaryFunction};
 use super::fused::Fused;
+use super::lanes;
 use super::local;
 use super::small::Plan;
 
@@ -194,6 +195,9 @@ pub(crate) struct Tape {
     fused: Fused,
     /// How the gradient and Hessian evaluations of `fused` run.
     plan: Plan,
+    /// The lane evaluator's tangents that are one number in every lane
+    /// ([`lanes::uniform_tangents`]).
+    uniform_tangents: Vec<Option<f64>>,
 }
 
 impl Tape {
@@ -219,6 +223,7 @@ impl Tape {
         };
         let fused = Fused::new(active.len(), &compiler.ops, output);
         let plan = Plan::new(active.len(), active.len() == variables.len(), &fused);
+        let uniform_tangents = lanes::uniform_tangents(active.len(), &compiler.ops);
         let tape = Tape {
             dim: variables.len(),
             active,
@@ -226,6 +231,7 @@ impl Tape {
             output,
             fused,
             plan,
+            uniform_tangents,
         };
         debug_assert!(tape.is_well_formed());
         tape
@@ -288,6 +294,13 @@ impl Tape {
     /// How the gradient and Hessian evaluations run.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// `[r * inputs + j]`: tangent `j` of register `r` in the lane
+    /// evaluator, when it is one number in every lane
+    /// ([`lanes::uniform_tangents`]; empty above four inputs).
+    pub fn uniform_tangents(&self) -> &[Option<f64>] {
+        &self.uniform_tangents
     }
 
     /// The number of registers (inputs and instruction results).

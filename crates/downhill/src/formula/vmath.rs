@@ -1,16 +1,17 @@
-//! Branch-free `sin`/`cos`, `exp` and `ln` over arrays of `W` numbers
-//! (the lane evaluator's [`LANES`], or a sweep's block of cells), written
-//! so that LLVM vectorizes them (no table look-ups, no per-lane branches):
-//! the standard library's functions are scalar calls with branches, which
-//! would cost more than all the rest of an evaluation. Arrays of several
-//! SIMD vectors give the CPU independent dependency chains to overlap.
+//! Branch-free `sin`/`cos`, `exp` and `ln` of one lane, written so that
+//! LLVM vectorizes a loop over lanes that inlines them (no table look-ups,
+//! no branches): the standard library's functions are scalar calls with
+//! branches, which would cost more than all the rest of an evaluation. The
+//! lane evaluator calls them inside its own passes over a block of lanes,
+//! so that a function's value and its tangent come out of one pass.
 //!
 //! The kernels are the classic fdlibm ones (Sun Microsystems, 1993, freely
 //! redistributable): the same polynomials as glibc's fallbacks, evaluated
 //! without the special-case branches. Arguments outside the fast range
-//! (huge, tiny, negative for `ln`, infinite, NaN) are rare; when any lane
-//! has one, those lanes are recomputed with the standard library, so every
-//! input gets a correct result and none panics.
+//! (huge, tiny, negative for `ln`, infinite, NaN; `*_fast` tells) are
+//! rare: the caller recomputes those lanes with the standard library
+//! ([`any_outside`] finds them), so every input gets a correct result and
+//! none panics.
 //!
 //! Accuracy (tested against the standard library): within 2 ulp, and 1 ulp
 //! on most arguments.
@@ -86,7 +87,7 @@ const SHIFTER: f64 = 6_755_399_441_055_744.0;
 
 /// True if any lane fails `fast` (`fast` returns false for NaN).
 #[inline(always)]
-fn any_outside<const W: usize>(x: &[f64; W], fast: impl Fn(f64) -> bool) -> bool {
+pub(crate) fn any_outside<const W: usize>(x: &[f64; W], fast: impl Fn(f64) -> bool) -> bool {
     x.iter().fold(false, |outside, &v| outside | !fast(v))
 }
 
@@ -100,13 +101,17 @@ fn within(v: f64, limit: f64) -> bool {
 /// `2^20`, so `q * PIO2_1` is exact).
 const TRIG_LIMIT: f64 = 1.0e6;
 
-/// `(sin x, cos x)` per lane, into `sin` and `cos`.
+/// Whether [`sin_cos_lane`] applies to `x` (false for NaN).
 #[inline(always)]
-pub(crate) fn sin_cos<const W: usize, const FMA: bool>(
-    x: &[f64; W],
-    sin: &mut [f64; W],
-    cos: &mut [f64; W],
-) {
+pub(crate) fn trig_fast(x: f64) -> bool {
+    within(x, TRIG_LIMIT)
+}
+
+/// `(sin x, cos x)` of one lane with [`trig_fast`]`(x)` (other arguments
+/// get wrong results, without a panic); inlined into a loop over lanes,
+/// LLVM vectorizes it.
+#[inline(always)]
+pub(crate) fn sin_cos_lane<const FMA: bool>(x: f64) -> (f64, f64) {
     const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
     // pi/2 in three pieces of 33 bits (q times each is exact) and a tail:
     // about 150 bits, enough for arguments near multiples of pi/2.
@@ -127,57 +132,66 @@ pub(crate) fn sin_cos<const W: usize, const FMA: bool>(
     const C5: f64 = 2.087_572_321_298_174_827_90e-9;
     const C6: f64 = -1.135_964_755_778_819_482_65e-11;
 
-    lanewise2(sin, cos, |lane| {
-        let x = x[lane];
-        // q = round(x * 2/pi); its low bits are the quadrant.
-        let shifted = fmadd::<FMA>(x, FRAC_2_PI, SHIFTER);
-        let quadrant = shifted.to_bits();
-        let q = shifted - SHIFTER;
-        let r = (((x - q * PIO2_1) - q * PIO2_2) - q * PIO2_3) - q * PIO2_3T;
-        let z = r * r;
-        // sin r = r + r^3 (S1 + z S2 + ...)
-        let ps = fmadd::<FMA>(
+    // q = round(x * 2/pi); its low bits are the quadrant.
+    let shifted = fmadd::<FMA>(x, FRAC_2_PI, SHIFTER);
+    let quadrant = shifted.to_bits();
+    let q = shifted - SHIFTER;
+    // q * PIO2_1, q * PIO2_2 and q * PIO2_3 are exact, so a fused
+    // multiply-add gives the same bits as a product and a difference, in
+    // one instruction instead of two; the tail's product rounds, and fused
+    // it is rounded once less.
+    let r = fmadd::<FMA>(
+        -q,
+        PIO2_3T,
+        fmadd::<FMA>(
+            -q,
+            PIO2_3,
+            fmadd::<FMA>(-q, PIO2_2, fmadd::<FMA>(-q, PIO2_1, x)),
+        ),
+    );
+    let z = r * r;
+    // sin r = r + r^3 (S1 + z S2 + ...)
+    let ps = fmadd::<FMA>(
+        z,
+        fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, S6, S5), S4), S3),
+        S2,
+    );
+    let s = fmadd::<FMA>(z * r, fmadd::<FMA>(z, ps, S1), r);
+    // cos r = 1 - z/2 + z^2 (C1 + z C2 + ...), summed as fdlibm does
+    // (with the rounding error of 1 - z/2 added back).
+    let pc = z * fmadd::<FMA>(
+        z,
+        fmadd::<FMA>(
             z,
-            fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, S6, S5), S4), S3),
-            S2,
-        );
-        let s = fmadd::<FMA>(z * r, fmadd::<FMA>(z, ps, S1), r);
-        // cos r = 1 - z/2 + z^2 (C1 + z C2 + ...), summed as fdlibm does.
-        let pc = z * fmadd::<FMA>(
-            z,
-            fmadd::<FMA>(
-                z,
-                fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, C6, C5), C4), C3),
-                C2,
-            ),
-            C1,
-        );
-        let half = 0.5 * z;
-        let w = 1.0 - half;
-        let c = w + (((1.0 - w) - half) + z * pc);
-        // Quadrants 0..3: (s, c), (c, -s), (-s, -c), (-c, s).
-        let swap = quadrant & 1 != 0;
-        let (sin_r, cos_r) = if swap { (c, s) } else { (s, c) };
-        (
-            f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62)),
-            f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62)),
-        )
-    });
-    if any_outside(x, |v| within(v, TRIG_LIMIT)) {
-        for lane in 0..W {
-            if !within(x[lane], TRIG_LIMIT) {
-                (sin[lane], cos[lane]) = x[lane].sin_cos();
-            }
-        }
-    }
+            fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, C6, C5), C4), C3),
+            C2,
+        ),
+        C1,
+    );
+    let half = 0.5 * z;
+    let w = 1.0 - half;
+    let c = w + fmadd::<FMA>(z, pc, (1.0 - w) - half);
+    // Quadrants 0..3: (s, c), (c, -s), (-s, -c), (-c, s).
+    let swap = quadrant & 1 != 0;
+    let (sin_r, cos_r) = if swap { (c, s) } else { (s, c) };
+    (
+        f64::from_bits(sin_r.to_bits() ^ ((quadrant & 2) << 62)),
+        f64::from_bits(cos_r.to_bits() ^ ((quadrant.wrapping_add(1) & 2) << 62)),
+    )
 }
 
 /// Largest `|x|` for the fast `exp` (the scale `2^k` stays normal).
 const EXP_LIMIT: f64 = 708.0;
 
-/// `exp x` per lane, into `out`.
+/// Whether [`exp_lane`] applies to `x` (false for NaN).
 #[inline(always)]
-pub(crate) fn exp<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; W]) {
+pub(crate) fn exp_fast(x: f64) -> bool {
+    within(x, EXP_LIMIT)
+}
+
+/// `exp x` of one lane with [`exp_fast`]`(x)`, as [`sin_cos_lane`].
+#[inline(always)]
+pub(crate) fn exp_lane<const FMA: bool>(x: f64) -> f64 {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     // ln 2 in two pieces; k * LN2_HI is exact for |k| < 2^11.
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
@@ -198,35 +212,31 @@ pub(crate) fn exp<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64;
         1.0 / 6.0,
         0.5,
     ];
-    lanewise(out, |lane| {
-        let x = x[lane];
-        // x = k ln 2 + r
-        let shifted = fmadd::<FMA>(x, LOG2_E, SHIFTER);
-        let k = shifted - SHIFTER;
-        let k_bits = shifted.to_bits().wrapping_sub(SHIFTER.to_bits());
-        let r = (x - k * LN2_HI) - k * LN2_LO;
-        let mut p = COEFFICIENTS[0];
-        for &c in &COEFFICIENTS[1..] {
-            p = fmadd::<FMA>(p, r, c);
-        }
-        p = fmadd::<FMA>(p, r, 1.0);
-        p = fmadd::<FMA>(p, r, 1.0);
-        // 2^k, built in the exponent field.
-        let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
-        p * scale
-    });
-    if any_outside(x, |v| within(v, EXP_LIMIT)) {
-        for lane in 0..W {
-            if !within(x[lane], EXP_LIMIT) {
-                out[lane] = x[lane].exp();
-            }
-        }
+    // x = k ln 2 + r
+    let shifted = fmadd::<FMA>(x, LOG2_E, SHIFTER);
+    let k = shifted - SHIFTER;
+    let k_bits = shifted.to_bits().wrapping_sub(SHIFTER.to_bits());
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut p = COEFFICIENTS[0];
+    for &c in &COEFFICIENTS[1..] {
+        p = fmadd::<FMA>(p, r, c);
     }
+    p = fmadd::<FMA>(p, r, 1.0);
+    p = fmadd::<FMA>(p, r, 1.0);
+    // 2^k, built in the exponent field.
+    let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
+    p * scale
 }
 
-/// `ln x` per lane, into `out`.
+/// Whether [`ln_lane`] applies to `x` (false for NaN).
 #[inline(always)]
-pub(crate) fn ln<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; W]) {
+pub(crate) fn ln_fast(x: f64) -> bool {
+    (f64::MIN_POSITIVE..=f64::MAX).contains(&x)
+}
+
+/// `ln x` of one lane with [`ln_fast`]`(x)`, as [`sin_cos_lane`].
+#[inline(always)]
+pub(crate) fn ln_lane<const FMA: bool>(x: f64) -> f64 {
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const LG1: f64 = 6.666_666_666_666_735_130e-1;
@@ -240,30 +250,20 @@ pub(crate) fn ln<const W: usize, const FMA: bool>(x: &[f64; W], out: &mut [f64; 
     // x = 2^k m with m in [sqrt(2)/2, sqrt(2)).
     const OFFSET: u64 = 0x3ff0_0000_0000_0000 - 0x3fe6_a09e_667f_3bcd;
     const TWO_52: f64 = 4_503_599_627_370_496.0;
-    lanewise(out, |lane| {
-        let bits = x[lane].to_bits();
-        let biased = bits.wrapping_add(OFFSET) >> 52;
-        let k = f64::from_bits(biased | TWO_52.to_bits()) - (TWO_52 + 1023.0);
-        let m = f64::from_bits(bits.wrapping_sub(biased << 52).wrapping_add(1023 << 52));
-        // ln(1 + f) = 2s + s R(s^2) with s = f / (2 + f).
-        let f = m - 1.0;
-        let s = f / (2.0 + f);
-        let z = s * s;
-        let w = z * z;
-        let t1 = w * fmadd::<FMA>(w, fmadd::<FMA>(w, LG6, LG4), LG2);
-        let t2 = z * fmadd::<FMA>(w, fmadd::<FMA>(w, fmadd::<FMA>(w, LG7, LG5), LG3), LG1);
-        let r = t2 + t1;
-        let half_f2 = 0.5 * f * f;
-        k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f)
-    });
-    let fast = |v: f64| (f64::MIN_POSITIVE..=f64::MAX).contains(&v);
-    if any_outside(x, fast) {
-        for lane in 0..W {
-            if !fast(x[lane]) {
-                out[lane] = x[lane].ln();
-            }
-        }
-    }
+    let bits = x.to_bits();
+    let biased = bits.wrapping_add(OFFSET) >> 52;
+    let k = f64::from_bits(biased | TWO_52.to_bits()) - (TWO_52 + 1023.0);
+    let m = f64::from_bits(bits.wrapping_sub(biased << 52).wrapping_add(1023 << 52));
+    // ln(1 + f) = 2s + s R(s^2) with s = f / (2 + f).
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * fmadd::<FMA>(w, fmadd::<FMA>(w, LG6, LG4), LG2);
+    let t2 = z * fmadd::<FMA>(w, fmadd::<FMA>(w, fmadd::<FMA>(w, LG7, LG5), LG3), LG1);
+    let r = t2 + t1;
+    let half_f2 = 0.5 * f * f;
+    k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f)
 }
 
 #[cfg(test)]
@@ -361,54 +361,56 @@ mod tests {
         check(name, args, |x| f(x, true), reference, 2);
     }
 
-    /// `f` through the kernel `k` with or without fused multiply-adds.
-    fn unary(x: &V, fma: bool, k: [fn(&V, &mut V); 2]) -> V {
-        let mut out = [0.0; LANES];
-        k[usize::from(fma)](x, &mut out);
-        out
+    /// Per lane: `kernel` in its fast range, else the standard library's
+    /// `exact` (as the lane evaluator does).
+    fn per_lane(
+        x: &V,
+        fast: fn(f64) -> bool,
+        kernel: impl Fn(f64) -> f64,
+        exact: fn(f64) -> f64,
+    ) -> V {
+        x.map(|v| if fast(v) { kernel(v) } else { exact(v) })
     }
 
-    fn sin_and_cos(x: &V, fma: bool) -> (V, V) {
-        let (mut s, mut c) = ([0.0; LANES], [0.0; LANES]);
-        if fma {
-            sin_cos::<LANES, true>(x, &mut s, &mut c);
-        } else {
-            sin_cos::<LANES, false>(x, &mut s, &mut c);
-        }
-        (s, c)
-    }
     fn sin_of(x: &V, fma: bool) -> V {
-        sin_and_cos(x, fma).0
+        let kernel = |v| {
+            if fma {
+                sin_cos_lane::<true>(v).0
+            } else {
+                sin_cos_lane::<false>(v).0
+            }
+        };
+        per_lane(x, trig_fast, kernel, f64::sin)
     }
     fn cos_of(x: &V, fma: bool) -> V {
-        sin_and_cos(x, fma).1
+        let kernel = |v| {
+            if fma {
+                sin_cos_lane::<true>(v).1
+            } else {
+                sin_cos_lane::<false>(v).1
+            }
+        };
+        per_lane(x, trig_fast, kernel, f64::cos)
     }
     fn exp_of(x: &V, fma: bool) -> V {
-        unary(x, fma, [exp::<LANES, false>, exp::<LANES, true>])
+        let kernel = |v| {
+            if fma {
+                exp_lane::<true>(v)
+            } else {
+                exp_lane::<false>(v)
+            }
+        };
+        per_lane(x, exp_fast, kernel, f64::exp)
     }
     fn ln_of(x: &V, fma: bool) -> V {
-        unary(x, fma, [ln::<LANES, false>, ln::<LANES, true>])
-    }
-
-    /// A wide array computes every lane as the [`LANES`]-wide one does.
-    #[test]
-    fn wide_arrays_match_lanes() {
-        let args = arguments(1e3);
-        for chunk in args.chunks_exact(32) {
-            let wide: [f64; 32] = chunk.try_into().unwrap();
-            let (mut s, mut c, mut e, mut l) = ([0.0; 32], [0.0; 32], [0.0; 32], [0.0; 32]);
-            sin_cos::<32, true>(&wide, &mut s, &mut c);
-            exp::<32, true>(&wide, &mut e);
-            ln::<32, true>(&wide.map(f64::abs), &mut l);
-            for (k, part) in chunk.chunks_exact(LANES).enumerate() {
-                let x: V = part.try_into().unwrap();
-                let lanes = k * LANES..(k + 1) * LANES;
-                assert_eq!(s[lanes.clone()], sin_of(&x, true));
-                assert_eq!(c[lanes.clone()], cos_of(&x, true));
-                assert_eq!(e[lanes.clone()], exp_of(&x, true));
-                assert_eq!(l[lanes], ln_of(&x.map(f64::abs), true));
+        let kernel = |v| {
+            if fma {
+                ln_lane::<true>(v)
+            } else {
+                ln_lane::<false>(v)
             }
-        }
+        };
+        per_lane(x, ln_fast, kernel, f64::ln)
     }
 
     #[test]

@@ -84,17 +84,22 @@ pub(super) fn group(result: &SweepResult, formula: &Formula) -> (Vec<u32>, Vec<M
     let dim = result.variables.len();
     let tol = result.cluster_tol;
     let hashed = dim.min(HASHED);
-    let key = |x: &[f64]| -> Option<[i64; HASHED]> {
+    // Points too far out to bucket (`|floor(v / tol)| >= 9e15`) are not
+    // grouped. The same test without `floor` (a library call on the
+    // baseline instruction set), which only the bucket look-up needs:
+    // for integer `floor(y)`, `floor(y) < 9e15` iff `y < 9e15`, and
+    // `floor(y) > -9e15` iff `y >= 1 - 9e15` (exact in `f64`).
+    let bucketable = |x: &[f64]| {
+        x[..hashed]
+            .iter()
+            .all(|v| (1.0 - 9.0e15..9.0e15).contains(&(v / tol)))
+    };
+    let key = |x: &[f64]| -> [i64; HASHED] {
         let mut k = [0i64; HASHED];
         for (slot, v) in k.iter_mut().zip(&x[..hashed]) {
-            let q = (v / tol).floor();
-            // Points too far out to bucket are not grouped.
-            if q.abs() >= 9.0e15 {
-                return None;
-            }
-            *slot = q as i64;
+            *slot = (v / tol).floor() as i64;
         }
-        Some(k)
+        k
     };
     let distance = |a: &[f64], b: &[f64]| {
         a.iter()
@@ -118,8 +123,11 @@ pub(super) fn group(result: &SweepResult, formula: &Formula) -> (Vec<u32>, Vec<M
         if !settled || !x.iter().all(|v| v.is_finite()) {
             continue;
         }
-        let Some(k) = key(x) else { continue };
+        if !bucketable(x) {
+            continue;
+        }
         let mut found = last.filter(|&g| distance(result.x(groups[g].0), x) <= tol);
+        let k = if found.is_some() { [0; HASHED] } else { key(x) };
         'search: for offset in 0..3usize.pow(hashed as u32) {
             if found.is_some() {
                 break;

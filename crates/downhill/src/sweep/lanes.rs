@@ -126,20 +126,34 @@ pub(crate) struct LaneInputs<'a> {
 
 /// Scratch space of one batch, reused across batches of a thread.
 pub(crate) struct Batch {
-    x: Vec<Lanes>,
-    grad: Vec<Lanes>,
-    velocity: Vec<Lanes>,
-    candidate: Vec<Lanes>,
-    candidate_grad: Vec<Lanes>,
-    /// `f` at `x` and at `candidate`: boxed, so that accepting a step swaps
-    /// two pointers instead of copying 1 KiB.
-    value: Box<Lanes>,
-    candidate_value: Box<Lanes>,
+    x: Vec<Row>,
+    grad: Vec<Row>,
+    velocity: Vec<Row>,
+    candidate: Vec<Row>,
+    candidate_grad: Vec<Row>,
+    /// `f` at `x` and at `candidate`.
+    value: Vec<Row>,
+    candidate_value: Vec<Row>,
     /// The lanes' `η` and divergence bound. On the heap, not in locals:
     /// LLVM would keep the invariant locals in scalar registers across the
     /// step loop and no longer vectorize the lane loops that read them.
-    eta_bound: Vec<Lanes>,
+    eta_bound: Vec<Row>,
     scratch: Vec<f64>,
+}
+
+/// One row of a batch ([`Lanes`]) aligned to a cache line: the allocator
+/// aligns a `Vec<Lanes>` to 16 bytes only, and a vector load or store that
+/// straddles two cache lines costs two.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Row(Lanes);
+
+/// `rows` as plain [`Lanes`].
+fn lanes_of(rows: &mut [Row]) -> &mut [Lanes] {
+    // SAFETY: `Row` is `repr(C)` around `Lanes`, whose size (1 KiB) is a
+    // multiple of the alignment, so a slice of rows has the layout of a
+    // slice of `Lanes` of the same length.
+    unsafe { std::slice::from_raw_parts_mut(rows.as_mut_ptr().cast(), rows.len()) }
 }
 
 /// Per-lane truth values: all ones for true, 0 for false (what a vector
@@ -383,16 +397,16 @@ unsafe fn value_gradient_avx2<G: BlockGradient>(
 
 impl Batch {
     pub fn new(dim: usize) -> Batch {
-        let lanes = || vec![[0.0; BLOCK]; dim];
+        let lanes = |rows| vec![Row([0.0; BLOCK]); rows];
         Batch {
-            x: lanes(),
-            grad: lanes(),
-            velocity: lanes(),
-            candidate: lanes(),
-            candidate_grad: lanes(),
-            value: Box::new([0.0; BLOCK]),
-            candidate_value: Box::new([0.0; BLOCK]),
-            eta_bound: vec![[0.0; BLOCK]; 2],
+            x: lanes(dim),
+            grad: lanes(dim),
+            velocity: lanes(dim),
+            candidate: lanes(dim),
+            candidate_grad: lanes(dim),
+            value: lanes(1),
+            candidate_value: lanes(1),
+            eta_bound: lanes(2),
             scratch: Vec::new(),
         }
     }
@@ -529,6 +543,13 @@ impl Batch {
             eta_bound,
             scratch,
         } = self;
+        // Views as `Lanes`; accepting a whole step swaps the views of `x`
+        // and `candidate` (and of their `f`, `∇f`).
+        let (mut x, mut grad, velocity) = (lanes_of(x), lanes_of(grad), lanes_of(velocity));
+        let (mut candidate, mut candidate_grad) = (lanes_of(candidate), lanes_of(candidate_grad));
+        let (mut value, mut candidate_value) =
+            (&mut lanes_of(value)[0], &mut lanes_of(candidate_value)[0]);
+        let eta_bound = lanes_of(eta_bound);
         let dim = if D == 0 { x.len() } else { D };
         debug_assert_eq!(dim, x.len());
         x.copy_from_slice(input.x0);
@@ -665,9 +686,9 @@ impl Batch {
                 }
             }
             if every == u64::MAX {
-                std::mem::swap(x, candidate);
-                std::mem::swap(grad, candidate_grad);
-                std::mem::swap(value, candidate_value);
+                std::mem::swap(&mut x, &mut candidate);
+                std::mem::swap(&mut grad, &mut candidate_grad);
+                std::mem::swap(&mut value, &mut candidate_value);
             } else {
                 for (x, c) in x[..dim].iter_mut().zip(&candidate[..dim]) {
                     select_into(x, c, &live);
