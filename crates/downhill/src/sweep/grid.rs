@@ -109,13 +109,29 @@ impl Axis {
     /// The `i`-th value: `start + i·(stop − start)/(count − 1)`, exactly
     /// `stop` for the last one.
     pub fn value(&self, i: usize) -> f64 {
+        self.value_spaced(i, self.spacing())
+    }
+
+    /// `(stop − start) / (count − 1)`, the spacing of the values (0 for a
+    /// single value).
+    pub fn spacing(&self) -> f64 {
+        if self.count <= 1 {
+            0.0
+        } else {
+            (self.stop - self.start) / (self.count - 1) as f64
+        }
+    }
+
+    /// [`Axis::value`] with its [`Axis::spacing`] computed once by the
+    /// caller (a division per value is most of the cost of setting up a
+    /// sweep's cells).
+    fn value_spaced(&self, i: usize, spacing: f64) -> f64 {
         if self.count <= 1 || i == 0 {
             self.start
         } else if i + 1 == self.count {
             self.stop
         } else {
-            let step = (self.stop - self.start) / (self.count - 1) as f64;
-            self.start + i as f64 * step
+            self.start + i as f64 * spacing
         }
     }
 
@@ -153,6 +169,8 @@ pub struct Grid {
     x0: Vec<Axis>,
     eta: Option<Axis>,
     len: usize,
+    /// [`Axis::spacing`] of every axis, in the order of [`Grid::axes`].
+    spacing: Vec<f64>,
 }
 
 /// At most this many start coordinates may vary (a map is drawn over two axes).
@@ -180,7 +198,13 @@ impl Grid {
             .chain(&eta)
             .try_fold(1usize, |n, a| n.checked_mul(a.count))
             .ok_or_else(|| "the grid has too many cells to count".to_string())?;
-        Ok(Grid { x0, eta, len })
+        let spacing = x0.iter().chain(&eta).map(Axis::spacing).collect();
+        Ok(Grid {
+            x0,
+            eta,
+            len,
+            spacing,
+        })
     }
 
     /// The axes of the start coordinates, one per variable.
@@ -245,10 +269,11 @@ impl Grid {
     /// ([`Grid::indices`]) into `x0` and returns its learning rate: as
     /// [`Grid::cell_into`] for that cell.
     pub(crate) fn cell_at(&self, index: &[usize], x0: &mut [f64]) -> Option<f64> {
-        for ((x, a), &i) in x0.iter_mut().zip(&self.x0).zip(index) {
-            *x = a.value(i);
+        for (((x, a), &i), &spacing) in x0.iter_mut().zip(&self.x0).zip(index).zip(&self.spacing) {
+            *x = a.value_spaced(i, spacing);
         }
-        self.eta.map(|a| a.value(index[self.x0.len()]))
+        let n = self.x0.len();
+        self.eta.map(|a| a.value_spaced(index[n], self.spacing[n]))
     }
 
     /// Steps the axis indices `index` ([`Grid::indices`]) to those of the
