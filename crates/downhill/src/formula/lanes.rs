@@ -712,44 +712,60 @@ fn unary_op<'o, const W: usize, const N: usize, const FMA: bool>(
         fused,
     };
     match function {
-        UnaryFunction::Sin => kernel.apply(
-            out,
-            each,
-            vmath::sin_cos_lane::<FMA>,
-            vmath::trig_fast,
-            f64::sin_cos,
-        ),
+        UnaryFunction::Sin => {
+            let trig = vmath::TrigConstants::opaque();
+            kernel.apply(
+                out,
+                each,
+                #[inline(always)]
+                |x| vmath::sin_cos_lane::<FMA>(x, &trig),
+                vmath::trig_fast,
+                f64::sin_cos,
+            );
+        }
         // cos' = −sin: d·(−s) is −(d·s) exactly.
-        UnaryFunction::Cos => kernel.apply(
-            out,
-            each,
-            |x| {
-                let (s, c) = vmath::sin_cos_lane::<FMA>(x);
-                (c, -s)
-            },
-            vmath::trig_fast,
-            |x| {
-                let (s, c) = x.sin_cos();
-                (c, -s)
-            },
-        ),
-        UnaryFunction::Exp => kernel.apply(
-            out,
-            each,
-            |x| {
-                let e = vmath::exp_lane::<FMA>(x);
-                (e, e)
-            },
-            vmath::exp_fast,
-            |x| (x.exp(), x.exp()),
-        ),
-        UnaryFunction::Ln => kernel.apply(
-            out,
-            each,
-            |x| (vmath::ln_lane::<FMA>(x), 1.0 / x),
-            vmath::ln_fast,
-            |x| (x.ln(), 1.0 / x),
-        ),
+        UnaryFunction::Cos => {
+            let trig = vmath::TrigConstants::opaque();
+            kernel.apply(
+                out,
+                each,
+                #[inline(always)]
+                |x| {
+                    let (s, c) = vmath::sin_cos_lane::<FMA>(x, &trig);
+                    (c, -s)
+                },
+                vmath::trig_fast,
+                |x| {
+                    let (s, c) = x.sin_cos();
+                    (c, -s)
+                },
+            );
+        }
+        UnaryFunction::Exp => {
+            let constants = vmath::ExpConstants::opaque();
+            kernel.apply(
+                out,
+                each,
+                #[inline(always)]
+                |x| {
+                    let e = vmath::exp_lane::<FMA>(x, &constants);
+                    (e, e)
+                },
+                vmath::exp_fast,
+                |x| (x.exp(), x.exp()),
+            );
+        }
+        UnaryFunction::Ln => {
+            let constants = vmath::LnConstants::opaque();
+            kernel.apply(
+                out,
+                each,
+                #[inline(always)]
+                |x| (vmath::ln_lane::<FMA>(x, &constants), 1.0 / x),
+                vmath::ln_fast,
+                |x| (x.ln(), 1.0 / x),
+            );
+        }
         UnaryFunction::Sqrt => {
             let root = |x: f64| {
                 let s = x.sqrt();
@@ -795,7 +811,11 @@ impl<const W: usize, const N: usize> Kernel<'_, '_, W, N> {
         if self.fused {
             for (j, o) in each {
                 with_tangent!(self.operands.tangent(self.a, j), d => {
-                    vmath::lanewise2(out, o, |l| {
+                    vmath::lanewise2(
+                        out,
+                        o,
+                        #[inline(always)]
+                        |l| {
                         let (f, slope) = fast(x[l]);
                         (f, d.at(l) * slope)
                     });
@@ -811,7 +831,12 @@ impl<const W: usize, const N: usize> Kernel<'_, '_, W, N> {
             }
         } else {
             let mut slope = [0.0; W];
-            vmath::lanewise2(out, &mut slope, |l| fast(x[l]));
+            vmath::lanewise2(
+                out,
+                &mut slope,
+                #[inline(always)]
+                |l| fast(x[l]),
+            );
             if outside {
                 for l in 0..W {
                     if !in_range(x[l]) {

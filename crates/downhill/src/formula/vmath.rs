@@ -107,70 +107,139 @@ pub(crate) fn trig_fast(x: f64) -> bool {
     within(x, TRIG_LIMIT)
 }
 
+/// Each number of `a` through [`std::hint::black_box`] (inlined, unlike
+/// `a.map(black_box)`).
+#[inline(always)]
+fn hide_all<const N: usize>(mut a: [f64; N]) -> [f64; N] {
+    for v in &mut a {
+        *v = std::hint::black_box(*v);
+    }
+    a
+}
+
+/// The constants of [`sin_cos_lane`], passed in rather than written
+/// inline: see [`TrigConstants::opaque`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TrigConstants {
+    frac_2_pi: f64,
+    shifter: f64,
+    /// pi/2 in three pieces of 33 bits (q times each is exact) and a tail:
+    /// about 150 bits, enough for arguments near multiples of pi/2.
+    pio2: [f64; 4],
+    /// sin r = r + r^3 (S1 + z S2 + ...), S1 first.
+    sin: [f64; 6],
+    /// cos r = 1 - z/2 + z^2 (C1 + z C2 + ...), C1 first.
+    cos: [f64; 6],
+    half: f64,
+    one: f64,
+}
+
+impl TrigConstants {
+    /// fdlibm's constants, digit for digit.
+    const FDLIBM: TrigConstants = TrigConstants {
+        frac_2_pi: std::f64::consts::FRAC_2_PI,
+        shifter: SHIFTER,
+        pio2: [
+            1.570_796_326_734_125_614_17,
+            6.077_100_506_303_965_976_60e-11,
+            2.022_266_248_711_166_455_80e-21,
+            8.478_427_660_368_899_569_97e-32,
+        ],
+        sin: [
+            -1.666_666_666_666_663_243_48e-1,
+            8.333_333_333_322_489_461_24e-3,
+            -1.984_126_982_985_794_931_34e-4,
+            2.755_731_370_707_006_767_89e-6,
+            -2.505_076_025_340_686_341_95e-8,
+            1.589_690_995_211_550_102_21e-10,
+        ],
+        cos: [
+            4.166_666_666_666_660_190_37e-2,
+            -1.388_888_888_887_410_957_49e-3,
+            2.480_158_728_947_672_941_78e-5,
+            -2.755_731_435_139_066_330_35e-7,
+            2.087_572_321_298_174_827_90e-9,
+            -1.135_964_755_778_819_482_65e-11,
+        ],
+        half: 0.5,
+        one: 1.0,
+    };
+
+    /// The constants as values LLVM cannot see through, to be taken once
+    /// before a loop over lanes. Written inline, each constant becomes a
+    /// broadcast from the constant pool inside the vectorized loop (with
+    /// AVX2 LLVM splats constants by `vbroadcastsd`, which cannot be folded
+    /// into the arithmetic, and it does not hoist them): 22 of the sin/cos
+    /// loop's 64 instructions. Opaque, they are broadcast once before the
+    /// loop and either stay in registers or are spilled and read back as
+    /// memory operands of the instructions that use them, which costs no
+    /// instruction of its own.
+    #[inline(always)]
+    pub(crate) fn opaque() -> TrigConstants {
+        // One number at a time: an opaque struct would be read from memory
+        // inside the loop, which keeps LLVM from vectorizing it.
+        let hide = std::hint::black_box::<f64>;
+        let k = Self::FDLIBM;
+        TrigConstants {
+            frac_2_pi: hide(k.frac_2_pi),
+            shifter: hide(k.shifter),
+            pio2: hide_all(k.pio2),
+            sin: hide_all(k.sin),
+            cos: hide_all(k.cos),
+            half: hide(k.half),
+            one: hide(k.one),
+        }
+    }
+}
+
 /// `(sin x, cos x)` of one lane with [`trig_fast`]`(x)` (other arguments
 /// get wrong results, without a panic); inlined into a loop over lanes,
-/// LLVM vectorizes it.
+/// LLVM vectorizes it. `k` is [`TrigConstants::opaque`].
 #[inline(always)]
-pub(crate) fn sin_cos_lane<const FMA: bool>(x: f64) -> (f64, f64) {
-    const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
-    // pi/2 in three pieces of 33 bits (q times each is exact) and a tail:
-    // about 150 bits, enough for arguments near multiples of pi/2.
-    const PIO2_1: f64 = 1.570_796_326_734_125_614_17;
-    const PIO2_2: f64 = 6.077_100_506_303_965_976_60e-11;
-    const PIO2_3: f64 = 2.022_266_248_711_166_455_80e-21;
-    const PIO2_3T: f64 = 8.478_427_660_368_899_569_97e-32;
-    const S1: f64 = -1.666_666_666_666_663_243_48e-1;
-    const S2: f64 = 8.333_333_333_322_489_461_24e-3;
-    const S3: f64 = -1.984_126_982_985_794_931_34e-4;
-    const S4: f64 = 2.755_731_370_707_006_767_89e-6;
-    const S5: f64 = -2.505_076_025_340_686_341_95e-8;
-    const S6: f64 = 1.589_690_995_211_550_102_21e-10;
-    const C1: f64 = 4.166_666_666_666_660_190_37e-2;
-    const C2: f64 = -1.388_888_888_887_410_957_49e-3;
-    const C3: f64 = 2.480_158_728_947_672_941_78e-5;
-    const C4: f64 = -2.755_731_435_139_066_330_35e-7;
-    const C5: f64 = 2.087_572_321_298_174_827_90e-9;
-    const C6: f64 = -1.135_964_755_778_819_482_65e-11;
+pub(crate) fn sin_cos_lane<const FMA: bool>(x: f64, k: &TrigConstants) -> (f64, f64) {
+    let [pio2_1, pio2_2, pio2_3, pio2_3t] = k.pio2;
+    let [s1, s2, s3, s4, s5, s6] = k.sin;
+    let [c1, c2, c3, c4, c5, c6] = k.cos;
 
     // q = round(x * 2/pi); its low bits are the quadrant.
-    let shifted = fmadd::<FMA>(x, FRAC_2_PI, SHIFTER);
+    let shifted = fmadd::<FMA>(x, k.frac_2_pi, k.shifter);
     let quadrant = shifted.to_bits();
-    let q = shifted - SHIFTER;
+    let q = shifted - k.shifter;
     // q * PIO2_1, q * PIO2_2 and q * PIO2_3 are exact, so a fused
     // multiply-add gives the same bits as a product and a difference, in
     // one instruction instead of two; the tail's product rounds, and fused
     // it is rounded once less.
     let r = fmadd::<FMA>(
         -q,
-        PIO2_3T,
+        pio2_3t,
         fmadd::<FMA>(
             -q,
-            PIO2_3,
-            fmadd::<FMA>(-q, PIO2_2, fmadd::<FMA>(-q, PIO2_1, x)),
+            pio2_3,
+            fmadd::<FMA>(-q, pio2_2, fmadd::<FMA>(-q, pio2_1, x)),
         ),
     );
     let z = r * r;
     // sin r = r + r^3 (S1 + z S2 + ...)
     let ps = fmadd::<FMA>(
         z,
-        fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, S6, S5), S4), S3),
-        S2,
+        fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, s6, s5), s4), s3),
+        s2,
     );
-    let s = fmadd::<FMA>(z * r, fmadd::<FMA>(z, ps, S1), r);
+    let s = fmadd::<FMA>(z * r, fmadd::<FMA>(z, ps, s1), r);
     // cos r = 1 - z/2 + z^2 (C1 + z C2 + ...), summed as fdlibm does
     // (with the rounding error of 1 - z/2 added back).
     let pc = z * fmadd::<FMA>(
         z,
         fmadd::<FMA>(
             z,
-            fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, C6, C5), C4), C3),
-            C2,
+            fmadd::<FMA>(z, fmadd::<FMA>(z, fmadd::<FMA>(z, c6, c5), c4), c3),
+            c2,
         ),
-        C1,
+        c1,
     );
-    let half = 0.5 * z;
-    let w = 1.0 - half;
-    let c = w + fmadd::<FMA>(z, pc, (1.0 - w) - half);
+    let half = k.half * z;
+    let w = k.one - half;
+    let c = w + fmadd::<FMA>(z, pc, (k.one - w) - half);
     // Quadrants 0..3: (s, c), (c, -s), (-s, -c), (-c, s).
     let swap = quadrant & 1 != 0;
     let (sin_r, cos_r) = if swap { (c, s) } else { (s, c) };
@@ -189,42 +258,77 @@ pub(crate) fn exp_fast(x: f64) -> bool {
     within(x, EXP_LIMIT)
 }
 
-/// `exp x` of one lane with [`exp_fast`]`(x)`, as [`sin_cos_lane`].
+/// The constants of [`exp_lane`], as [`TrigConstants`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExpConstants {
+    log2_e: f64,
+    shifter: f64,
+    /// ln 2 in two pieces; k * LN2_HI is exact for |k| < 2^11.
+    ln2: [f64; 2],
+    /// 1/k! for k = 13 down to 2: the Taylor series of exp on
+    /// |r| <= ln(2)/2 to below 1e-17 relative.
+    taylor: [f64; 12],
+    one: f64,
+}
+
+impl ExpConstants {
+    const FDLIBM: ExpConstants = ExpConstants {
+        log2_e: std::f64::consts::LOG2_E,
+        shifter: SHIFTER,
+        ln2: [
+            6.931_471_803_691_238_164_90e-1,
+            1.908_214_929_270_587_700_02e-10,
+        ],
+        taylor: [
+            1.0 / 6_227_020_800.0,
+            1.0 / 479_001_600.0,
+            1.0 / 39_916_800.0,
+            1.0 / 3_628_800.0,
+            1.0 / 362_880.0,
+            1.0 / 40_320.0,
+            1.0 / 5_040.0,
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+        ],
+        one: 1.0,
+    };
+
+    /// As [`TrigConstants::opaque`].
+    #[inline(always)]
+    pub(crate) fn opaque() -> ExpConstants {
+        let hide = std::hint::black_box::<f64>;
+        let k = Self::FDLIBM;
+        ExpConstants {
+            log2_e: hide(k.log2_e),
+            shifter: hide(k.shifter),
+            ln2: hide_all(k.ln2),
+            taylor: hide_all(k.taylor),
+            one: hide(k.one),
+        }
+    }
+}
+
+/// `exp x` of one lane with [`exp_fast`]`(x)`, as [`sin_cos_lane`]; `k`
+/// is [`ExpConstants::opaque`].
 #[inline(always)]
-pub(crate) fn exp_lane<const FMA: bool>(x: f64) -> f64 {
-    const LOG2_E: f64 = std::f64::consts::LOG2_E;
-    // ln 2 in two pieces; k * LN2_HI is exact for |k| < 2^11.
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    // 1/k! for k = 13 down to 2: the Taylor series of exp on
-    // |r| <= ln(2)/2 to below 1e-17 relative.
-    const COEFFICIENTS: [f64; 12] = [
-        1.0 / 6_227_020_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-    ];
-    // x = k ln 2 + r
-    let shifted = fmadd::<FMA>(x, LOG2_E, SHIFTER);
-    let k = shifted - SHIFTER;
-    let k_bits = shifted.to_bits().wrapping_sub(SHIFTER.to_bits());
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    let mut p = COEFFICIENTS[0];
-    for &c in &COEFFICIENTS[1..] {
+pub(crate) fn exp_lane<const FMA: bool>(x: f64, k: &ExpConstants) -> f64 {
+    let [ln2_hi, ln2_lo] = k.ln2;
+    // x = q ln 2 + r
+    let shifted = fmadd::<FMA>(x, k.log2_e, k.shifter);
+    let q = shifted - k.shifter;
+    let q_bits = shifted.to_bits().wrapping_sub(SHIFTER.to_bits());
+    let r = (x - q * ln2_hi) - q * ln2_lo;
+    let mut p = k.taylor[0];
+    for &c in &k.taylor[1..] {
         p = fmadd::<FMA>(p, r, c);
     }
-    p = fmadd::<FMA>(p, r, 1.0);
-    p = fmadd::<FMA>(p, r, 1.0);
-    // 2^k, built in the exponent field.
-    let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
+    p = fmadd::<FMA>(p, r, k.one);
+    p = fmadd::<FMA>(p, r, k.one);
+    // 2^q, built in the exponent field.
+    let scale = f64::from_bits(q_bits.wrapping_add(1023) << 52);
     p * scale
 }
 
@@ -234,36 +338,84 @@ pub(crate) fn ln_fast(x: f64) -> bool {
     (f64::MIN_POSITIVE..=f64::MAX).contains(&x)
 }
 
-/// `ln x` of one lane with [`ln_fast`]`(x)`, as [`sin_cos_lane`].
-#[inline(always)]
-pub(crate) fn ln_lane<const FMA: bool>(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    const LG1: f64 = 6.666_666_666_666_735_130e-1;
-    const LG2: f64 = 3.999_999_999_940_941_908e-1;
-    const LG3: f64 = 2.857_142_874_366_239_149e-1;
-    const LG4: f64 = 2.222_219_843_214_978_396e-1;
-    const LG5: f64 = 1.818_357_216_161_805_012e-1;
-    const LG6: f64 = 1.531_383_769_920_937_332e-1;
-    const LG7: f64 = 1.479_819_860_511_658_591e-1;
-    // Moves mantissas at or above sqrt(2)/2 into the next binade, so that
-    // x = 2^k m with m in [sqrt(2)/2, sqrt(2)).
-    const OFFSET: u64 = 0x3ff0_0000_0000_0000 - 0x3fe6_a09e_667f_3bcd;
+/// The constants of [`ln_lane`], as [`TrigConstants`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LnConstants {
+    /// ln 2 in two pieces, as in [`ExpConstants`].
+    ln2: [f64; 2],
+    /// The minimax polynomial R(z) = LG1 z + LG2 z^2 + ...
+    lg: [f64; 7],
+    two_52: f64,
+    /// 2^52 + 1023: takes the exponent out of its bits.
+    exponent_bias: f64,
+    half: f64,
+    one: f64,
+    two: f64,
+}
+
+impl LnConstants {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
+    const FDLIBM: LnConstants = LnConstants {
+        ln2: [
+            6.931_471_803_691_238_164_90e-1,
+            1.908_214_929_270_587_700_02e-10,
+        ],
+        lg: [
+            6.666_666_666_666_735_130e-1,
+            3.999_999_999_940_941_908e-1,
+            2.857_142_874_366_239_149e-1,
+            2.222_219_843_214_978_396e-1,
+            1.818_357_216_161_805_012e-1,
+            1.531_383_769_920_937_332e-1,
+            1.479_819_860_511_658_591e-1,
+        ],
+        two_52: Self::TWO_52,
+        exponent_bias: Self::TWO_52 + 1023.0,
+        half: 0.5,
+        one: 1.0,
+        two: 2.0,
+    };
+
+    /// As [`TrigConstants::opaque`].
+    #[inline(always)]
+    pub(crate) fn opaque() -> LnConstants {
+        let hide = std::hint::black_box::<f64>;
+        let k = Self::FDLIBM;
+        LnConstants {
+            ln2: hide_all(k.ln2),
+            lg: hide_all(k.lg),
+            two_52: hide(k.two_52),
+            exponent_bias: hide(k.exponent_bias),
+            half: hide(k.half),
+            one: hide(k.one),
+            two: hide(k.two),
+        }
+    }
+}
+
+/// `ln x` of one lane with [`ln_fast`]`(x)`, as [`sin_cos_lane`]; `k` is
+/// [`LnConstants::opaque`].
+#[inline(always)]
+pub(crate) fn ln_lane<const FMA: bool>(x: f64, k: &LnConstants) -> f64 {
+    let [ln2_hi, ln2_lo] = k.ln2;
+    let [lg1, lg2, lg3, lg4, lg5, lg6, lg7] = k.lg;
+    // Moves mantissas at or above sqrt(2)/2 into the next binade, so that
+    // x = 2^e m with m in [sqrt(2)/2, sqrt(2)).
+    const OFFSET: u64 = 0x3ff0_0000_0000_0000 - 0x3fe6_a09e_667f_3bcd;
     let bits = x.to_bits();
     let biased = bits.wrapping_add(OFFSET) >> 52;
-    let k = f64::from_bits(biased | TWO_52.to_bits()) - (TWO_52 + 1023.0);
+    let e = f64::from_bits(biased | LnConstants::TWO_52.to_bits()) - k.exponent_bias;
     let m = f64::from_bits(bits.wrapping_sub(biased << 52).wrapping_add(1023 << 52));
     // ln(1 + f) = 2s + s R(s^2) with s = f / (2 + f).
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
+    let f = m - k.one;
+    let s = f / (k.two + f);
     let z = s * s;
     let w = z * z;
-    let t1 = w * fmadd::<FMA>(w, fmadd::<FMA>(w, LG6, LG4), LG2);
-    let t2 = z * fmadd::<FMA>(w, fmadd::<FMA>(w, fmadd::<FMA>(w, LG7, LG5), LG3), LG1);
+    let t1 = w * fmadd::<FMA>(w, fmadd::<FMA>(w, lg6, lg4), lg2);
+    let t2 = z * fmadd::<FMA>(w, fmadd::<FMA>(w, fmadd::<FMA>(w, lg7, lg5), lg3), lg1);
     let r = t2 + t1;
-    let half_f2 = 0.5 * f * f;
-    k * LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * LN2_LO)) - f)
+    let half_f2 = k.half * f * f;
+    e * ln2_hi - ((half_f2 - (s * (half_f2 + r) + e * ln2_lo)) - f)
 }
 
 #[cfg(test)]
@@ -375,9 +527,9 @@ mod tests {
     fn sin_of(x: &V, fma: bool) -> V {
         let kernel = |v| {
             if fma {
-                sin_cos_lane::<true>(v).0
+                sin_cos_lane::<true>(v, &TrigConstants::FDLIBM).0
             } else {
-                sin_cos_lane::<false>(v).0
+                sin_cos_lane::<false>(v, &TrigConstants::FDLIBM).0
             }
         };
         per_lane(x, trig_fast, kernel, f64::sin)
@@ -385,9 +537,9 @@ mod tests {
     fn cos_of(x: &V, fma: bool) -> V {
         let kernel = |v| {
             if fma {
-                sin_cos_lane::<true>(v).1
+                sin_cos_lane::<true>(v, &TrigConstants::FDLIBM).1
             } else {
-                sin_cos_lane::<false>(v).1
+                sin_cos_lane::<false>(v, &TrigConstants::FDLIBM).1
             }
         };
         per_lane(x, trig_fast, kernel, f64::cos)
@@ -395,9 +547,9 @@ mod tests {
     fn exp_of(x: &V, fma: bool) -> V {
         let kernel = |v| {
             if fma {
-                exp_lane::<true>(v)
+                exp_lane::<true>(v, &ExpConstants::FDLIBM)
             } else {
-                exp_lane::<false>(v)
+                exp_lane::<false>(v, &ExpConstants::FDLIBM)
             }
         };
         per_lane(x, exp_fast, kernel, f64::exp)
@@ -405,9 +557,9 @@ mod tests {
     fn ln_of(x: &V, fma: bool) -> V {
         let kernel = |v| {
             if fma {
-                ln_lane::<true>(v)
+                ln_lane::<true>(v, &LnConstants::FDLIBM)
             } else {
-                ln_lane::<false>(v)
+                ln_lane::<false>(v, &LnConstants::FDLIBM)
             }
         };
         per_lane(x, ln_fast, kernel, f64::ln)
