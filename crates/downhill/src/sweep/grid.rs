@@ -123,8 +123,7 @@ impl Axis {
     }
 
     /// [`Axis::value`] with its [`Axis::spacing`] computed once by the
-    /// caller (a division per value is most of the cost of setting up a
-    /// sweep's cells).
+    /// caller.
     fn value_spaced(&self, i: usize, spacing: f64) -> f64 {
         if self.count <= 1 || i == 0 {
             self.start
@@ -135,9 +134,12 @@ impl Axis {
         }
     }
 
-    /// Every value, in order.
+    /// Every value, in order (each as [`Axis::value`]).
     pub fn values(&self) -> Vec<f64> {
-        (0..self.count).map(|i| self.value(i)).collect()
+        let spacing = self.spacing();
+        (0..self.count)
+            .map(|i| self.value_spaced(i, spacing))
+            .collect()
     }
 }
 
@@ -169,8 +171,10 @@ pub struct Grid {
     x0: Vec<Axis>,
     eta: Option<Axis>,
     len: usize,
-    /// [`Axis::spacing`] of every axis, in the order of [`Grid::axes`].
-    spacing: Vec<f64>,
+    /// [`Axis::values`] of every axis, in the order of [`Grid::axes`]: a
+    /// cell's start point and learning rate are then look-ups (computed
+    /// per cell they were most of the cost of setting up a batch of cells).
+    values: Vec<Vec<f64>>,
 }
 
 /// At most this many start coordinates may vary (a map is drawn over two axes).
@@ -198,12 +202,12 @@ impl Grid {
             .chain(&eta)
             .try_fold(1usize, |n, a| n.checked_mul(a.count))
             .ok_or_else(|| "the grid has too many cells to count".to_string())?;
-        let spacing = x0.iter().chain(&eta).map(Axis::spacing).collect();
+        let values = x0.iter().chain(&eta).map(Axis::values).collect();
         Ok(Grid {
             x0,
             eta,
             len,
-            spacing,
+            values,
         })
     }
 
@@ -265,15 +269,12 @@ impl Grid {
         (x0, eta)
     }
 
-    /// Writes the start point of the cell with the axis indices `index`
-    /// ([`Grid::indices`]) into `x0` and returns its learning rate: as
-    /// [`Grid::cell_into`] for that cell.
-    pub(crate) fn cell_at(&self, index: &[usize], x0: &mut [f64]) -> Option<f64> {
-        for (((x, a), &i), &spacing) in x0.iter_mut().zip(&self.x0).zip(index).zip(&self.spacing) {
-            *x = a.value_spaced(i, spacing);
-        }
-        let n = self.x0.len();
-        self.eta.map(|a| a.value_spaced(index[n], self.spacing[n]))
+    /// The values of every axis ([`Axis::values`]), in the order of
+    /// [`Grid::axes`]: the cell with the axis indices `index`
+    /// ([`Grid::indices`]) starts at `x0[k] = tables()[k][index[k]]`, with
+    /// the learning rate `tables()[n][index[n]]` if there is an `eta` axis.
+    pub(crate) fn tables(&self) -> &[Vec<f64>] {
+        &self.values
     }
 
     /// Steps the axis indices `index` ([`Grid::indices`]) to those of the
@@ -321,7 +322,8 @@ mod tests {
     }
 
     /// Counting the indices up cell by cell gives every cell's indices,
-    /// start point and learning rate, as computed from the cell number.
+    /// and the tables give its start point and learning rate, as computed
+    /// from the cell number; every table entry is its axis's value.
     #[test]
     fn next_index_walks_the_cells_in_order() {
         let g = Grid::new(
@@ -332,11 +334,18 @@ mod tests {
             Some(Axis::parse("0.01:3:5").unwrap()),
         )
         .unwrap();
+        for (axis, table) in g.axes().zip(g.tables()) {
+            assert_eq!(table.len(), axis.count);
+            for (i, v) in table.iter().enumerate() {
+                assert_eq!(v.to_bits(), axis.value(i).to_bits());
+            }
+        }
         let mut index = g.indices(0);
-        let (mut a, mut b) = (vec![0.0; 2], vec![0.0; 2]);
+        let mut b = vec![0.0; 2];
         for cell in 0..g.len() {
             assert_eq!(index, g.indices(cell), "cell {cell}");
-            let eta = g.cell_at(&index, &mut a);
+            let a: Vec<f64> = (0..2).map(|k| g.tables()[k][index[k]]).collect();
+            let eta = Some(g.tables()[2][index[2]]);
             assert_eq!(eta, g.cell_into(cell, &mut b), "cell {cell}");
             assert_eq!(a, b, "cell {cell}");
             g.next_index(&mut index);

@@ -714,7 +714,9 @@ fn run_lanes(spec: &SweepSpec, rule: FastRule, first: usize, out: LaneResults<'_
     });
     let mut batch = Batch::new(dim);
     let mut x0 = vec![[0.0; BLOCK]; dim];
-    let mut point = vec![0.0; dim];
+    let tables = spec.grid.tables();
+    let (x_tables, eta_table) = tables.split_at(dim);
+    let eta_table = eta_table.first();
     let cells = out.outcome.len();
     let LaneResults {
         outcome,
@@ -731,20 +733,21 @@ fn run_lanes(spec: &SweepSpec, rule: FastRule, first: usize, out: LaneResults<'_
         // The cells of the batch in order: their axis indices are counted
         // up like an odometer rather than divided out of the cell number
         // per lane (two integer divisions per axis, a noticeable part of a
-        // batch of cheap steps).
+        // batch of cheap steps), their values looked up.
         let mut index = spec.grid.indices(first + start);
         for lane in 0..BLOCK {
             if lane == used {
                 // Lanes past the end repeat the first cell of the batch.
                 index = spec.grid.indices(first + start);
             }
-            eta[lane] = spec.grid.cell_at(&index, &mut point).unwrap_or(default_eta);
-            bound[lane] = spec
-                .bound
-                .unwrap_or_else(|| 1e10 * point.iter().fold(1.0_f64, |m, v| m.max(v.abs())));
-            for (lanes, v) in x0.iter_mut().zip(&point) {
-                lanes[lane] = *v;
+            let mut largest = 1.0_f64;
+            for ((lanes, table), &i) in x0.iter_mut().zip(x_tables).zip(&index) {
+                let v = table[i];
+                lanes[lane] = v;
+                largest = largest.max(v.abs());
             }
+            eta[lane] = eta_table.map_or(default_eta, |t| t[index[dim]]);
+            bound[lane] = spec.bound.unwrap_or(1e10 * largest);
             if lane + 1 < used {
                 spec.grid.next_index(&mut index);
             }
