@@ -12,11 +12,11 @@
 //! Each lane keeps the driver's rules ([`crate::driver::run`]), tested at
 //! every step: the gradient test before a step, divergence when the new
 //! iterate is not finite, leaves the bound, or has a non-finite `f` or
-//! `∇f`; a lane that stops keeps its last good iterate and the step count
-//! at which it stopped while the others go on, and the batch ends when
-//! every lane has stopped. The tests are vector compares and one `or`
-//! reduction per step; lanes are visited one by one only in a step where
-//! some of them stop.
+//! `∇f`. A lane that stops has its results (its last good iterate and the
+//! steps it accepted) written out at once and is then frozen in place
+//! while the others go on; the batch ends when every lane has stopped. The
+//! tests are vector compares and one `or` reduction per step; lanes are
+//! visited one by one only in a step where some of them stop.
 
 use crate::formula::{Formula, Simd};
 
@@ -176,12 +176,6 @@ fn mask(test: impl Fn(usize) -> bool) -> Mask {
     m
 }
 
-/// Whether some lane of `m` is set.
-#[inline(always)]
-fn any(m: &Mask) -> bool {
-    m.iter().fold(0, |acc, &b| acc | b) != 0
-}
-
 /// Clears the lanes of `m` where `test` fails, in place.
 #[inline(always)]
 fn keep_if(m: &mut Mask, test: impl Fn(usize) -> bool) {
@@ -203,29 +197,11 @@ fn blend(m: u64, a: f64, b: f64) -> f64 {
 // about a tenth of the sweep's time), nor go a vector at a time in loops
 // over chunks (LLVM vectorized those across chunks, with gathers).
 
-/// `into[l] = from[l]` where `m[l]` is set (a bitwise blend).
-#[inline(always)]
-fn select_into(into: &mut Lanes, from: &Lanes, m: &Mask) {
-    for (l, v) in into.iter_mut().enumerate() {
-        *v = blend(m[l], from[l], *v);
-    }
-}
-
 /// `v = β v + g` per lane where `m` is set.
 #[inline(always)]
 fn momentum_velocity(v: &mut Lanes, g: &Lanes, beta: f64, m: &Mask) {
     for (l, v) in v.iter_mut().enumerate() {
         *v = blend(m[l], beta * *v + g[l], *v);
-    }
-}
-
-/// Clears the lanes of `ok` where `f` or some component of `∇f` is not
-/// finite (`|v| < ∞` is false for NaN too).
-#[inline(always)]
-fn keep_finite(ok: &mut Mask, value: &Lanes, grad: &[Lanes]) {
-    keep_if(ok, |l| value[l].abs() < f64::INFINITY);
-    for g in grad {
-        keep_if(ok, |l| g[l].abs() < f64::INFINITY);
     }
 }
 
@@ -247,82 +223,6 @@ fn norms(grad: &[Lanes]) -> Lanes {
 fn lanewise(out: &mut Lanes, f: impl Fn(usize) -> f64) {
     for (l, o) in out.iter_mut().enumerate() {
         *o = f(l);
-    }
-}
-
-/// `c` where `m` is set, else `x`, into `c`.
-#[inline(always)]
-fn keep_where(c: &mut Lanes, x: &Lanes, m: &Mask) {
-    for (l, c) in c.iter_mut().enumerate() {
-        *c = blend(m[l], *c, x[l]);
-    }
-}
-
-/// The candidates of one step in any dimension: `candidate = x − η ∇f`
-/// (gradient descent) or `x − η (β v + ∇f)` (momentum) where the lane is
-/// running and every coordinate satisfies `|c| ≤ bound` (false for NaN and
-/// ±∞), else the last good iterate `x`; `inside` gets the mask of the lanes
-/// whose candidate was kept.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn advance(
-    rule: FastRule,
-    candidate: &mut [Lanes],
-    x: &[Lanes],
-    grad: &[Lanes],
-    velocity: &[Lanes],
-    eta: &Lanes,
-    bound: &Lanes,
-    live: &Mask,
-    inside: &mut Mask,
-) {
-    match rule {
-        FastRule::GradientDescent => {
-            for ((c, x), g) in candidate.iter_mut().zip(x).zip(grad) {
-                lanewise(c, |l| x[l] - eta[l] * g[l]);
-            }
-        }
-        FastRule::Momentum { beta } => {
-            for (((c, x), g), v) in candidate.iter_mut().zip(x).zip(grad).zip(velocity) {
-                lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
-            }
-        }
-    }
-    // Running lanes whose new iterate is within the bound (`|c| ≤
-    // bound` is false for NaN and ±∞); the others evaluate their
-    // last good iterate (discarded).
-    for (i, c) in candidate.iter().enumerate() {
-        if i == 0 {
-            for l in 0..BLOCK {
-                inside[l] = live[l] & bits(c[l].abs() <= bound[l]);
-            }
-        } else {
-            for l in 0..BLOCK {
-                inside[l] &= bits(c[l].abs() <= bound[l]);
-            }
-        }
-    }
-    for (c, x) in candidate.iter_mut().zip(x) {
-        keep_where(c, x, inside);
-    }
-}
-
-/// [`advance`] for one coordinate, in one pass; `step(l)` is the update of
-/// lane `l`.
-#[inline(always)]
-fn advance_1d(
-    c: &mut Lanes,
-    x: &Lanes,
-    bound: &Lanes,
-    live: &Mask,
-    inside: &mut Mask,
-    step: impl Fn(usize) -> f64,
-) {
-    for l in 0..BLOCK {
-        let new = step(l);
-        let ok = live[l] & bits(new.abs() <= bound[l]);
-        c[l] = blend(ok, new, x[l]);
-        inside[l] = ok;
     }
 }
 
@@ -436,17 +336,15 @@ impl Batch {
     /// [`run`](Self::run) compiled for at most `simd` (for tests of every
     /// path); a level the CPU lacks falls back to the best it has.
     ///
-    /// A step is branch-free over the lanes: the update with the
-    /// divergence test (`|x| ≤ bound` is false for NaN and ±∞ too) and the
-    /// last good iterate blended in where it fails (one pass over the batch
-    /// for one coordinate), the evaluation, then one pass that tests for a
-    /// finite `f` and `∇f` and records a rise of `f` and the lanes that
-    /// stop. When every lane goes on, the new iterate replaces the old by
-    /// swapping buffers, else it is blended in where the lane goes on.
-    /// Lanes are handled one by one only in a step where some of them stop.
-    /// No fused multiply-add is formed in the update, so the arithmetic of a
-    /// step is the same on each instruction set (the formula's `sin`, `cos`,
-    /// `exp`, `ln` may differ in the last bits).
+    /// A step is branch-free over the lanes: the update, the evaluation,
+    /// then one pass that tests the new iterate against the bound (`|x| ≤
+    /// bound` is false for NaN and ±∞ too) and for a finite `f` and `∇f`,
+    /// and records a rise of `f`; the new iterate then replaces the old by
+    /// swapping buffers. Lanes are handled one by one only in a step where
+    /// some of them stop (see [`Batch::run_dim`]). No fused multiply-add is
+    /// formed in the update, so the arithmetic of a step is the same on
+    /// each instruction set (the formula's `sin`, `cos`, `exp`, `ln` may
+    /// differ in the last bits).
     #[allow(clippy::too_many_arguments)]
     pub fn run_with<G: BlockGradient>(
         &mut self,
@@ -522,6 +420,15 @@ impl Batch {
     }
 
     /// The step loop for `D` coordinates (0: any number).
+    ///
+    /// A lane that stops has its results written out at once and is then
+    /// *frozen*: `η = 0` and bound `+∞`, at a point with a finite `f` and
+    /// `∇f` (its last good iterate, or another lane's where it has none), so
+    /// that it goes on computing `x − 0·∇f = x` and passes every test. The
+    /// steps of a batch are then the same vector code for every lane, with
+    /// no per-lane masks: the update, the evaluation, and one pass that
+    /// tests every lane and records a rise of `f`; only a step where a test
+    /// fails visits lanes one by one.
     #[inline(always)]
     fn run_dim<G: BlockGradient, const LEVEL: u8, const D: usize>(
         &mut self,
@@ -530,7 +437,7 @@ impl Batch {
         steps: usize,
         grad_tol: f64,
         input: &LaneInputs<'_>,
-        out: LaneResults<'_>,
+        mut out: LaneResults<'_>,
     ) {
         let Batch {
             x,
@@ -543,8 +450,8 @@ impl Batch {
             eta_bound,
             scratch,
         } = self;
-        // Views as `Lanes`; accepting a whole step swaps the views of `x`
-        // and `candidate` (and of their `f`, `∇f`).
+        // Views as `Lanes`; every step swaps the views of `x` and
+        // `candidate` (and of their `f`, `∇f`).
         let (mut x, mut grad, velocity) = (lanes_of(x), lanes_of(grad), lanes_of(velocity));
         let (mut candidate, mut candidate_grad) = (lanes_of(candidate), lanes_of(candidate_grad));
         let (mut value, mut candidate_value) =
@@ -558,82 +465,119 @@ impl Batch {
         velocity.fill([0.0; BLOCK]);
         value_gradient::<G, LEVEL>(objective, x, value, grad, scratch);
 
-        // The lanes still running, and those some step of which did not
-        // decrease f. Once a lane stops: its outcome and the steps it
-        // accepted. Lanes past `used` are stopped from the start.
-        let mut live = mask(|l| l < input.used);
-        keep_finite(&mut live, value, &grad[..dim]);
+        // The lanes still running (all ones) and those some accepted step
+        // of which did not decrease f (meaningful for running lanes only).
+        let mut live: Mask = [0; BLOCK];
         let mut rose: Mask = [0; BLOCK];
-        let mut inside: Mask = [0; BLOCK];
-        let mut outcome = [Outcome::Limit; BLOCK];
-        let mut accepted = [0u32; BLOCK];
-        for (lane, o) in outcome.iter_mut().enumerate().take(input.used) {
-            if live[lane] == 0 {
-                *o = Outcome::Failed;
+        let finite_at = |value: &Lanes, grad: &[Lanes], l: usize| {
+            value[l].abs() < f64::INFINITY && grad.iter().all(|g| g[l].abs() < f64::INFINITY)
+        };
+        // A lane with a finite f and ∇f where the frozen lanes may wait.
+        let Some(safe) = (0..BLOCK).find(|&l| finite_at(value, &grad[..dim], l)) else {
+            for lane in 0..input.used {
+                record(
+                    &mut out,
+                    lane,
+                    Outcome::Failed,
+                    0,
+                    &x[..dim],
+                    value,
+                    &grad[..dim],
+                    &rose,
+                );
             }
+            return;
+        };
+        let mut running = 0usize;
+        for lane in 0..BLOCK {
+            let usable = finite_at(value, &grad[..dim], lane);
+            if lane < input.used && usable {
+                live[lane] = u64::MAX;
+                running += 1;
+                continue;
+            }
+            if lane < input.used {
+                record(
+                    &mut out,
+                    lane,
+                    Outcome::Failed,
+                    0,
+                    &x[..dim],
+                    value,
+                    &grad[..dim],
+                    &rose,
+                );
+            }
+            if !usable {
+                for xi in x[..dim].iter_mut() {
+                    xi[lane] = xi[safe];
+                }
+                for g in grad[..dim].iter_mut() {
+                    g[lane] = g[safe];
+                }
+                value[lane] = value[safe];
+            }
+            freeze(eta_bound, velocity, lane);
         }
-        let mut running = any(&live);
 
         let mut k = 0usize;
         loop {
             // The gradient test, before the step (as the driver does).
-            if grad_tol > 0.0 && running {
+            if grad_tol > 0.0 && running > 0 {
                 let norms = norms(&grad[..dim]);
                 for lane in 0..BLOCK {
                     if live[lane] != 0 && norms[lane] <= grad_tol {
-                        outcome[lane] = Outcome::Converged;
-                        accepted[lane] = k as u32;
+                        record(
+                            &mut out,
+                            lane,
+                            Outcome::Converged,
+                            k,
+                            &x[..dim],
+                            value,
+                            &grad[..dim],
+                            &rose,
+                        );
                         live[lane] = 0;
+                        running -= 1;
+                        freeze(eta_bound, velocity, lane);
                     }
                 }
-                running = any(&live);
             }
-            if !running {
+            if running == 0 {
                 break;
             }
             if k >= steps {
-                for lane in 0..BLOCK {
-                    if live[lane] != 0 {
-                        outcome[lane] = Outcome::Limit;
-                        accepted[lane] = k as u32;
-                    }
+                for (lane, _) in live.iter().enumerate().filter(|(_, &l)| l != 0) {
+                    let (x, grad) = (&x[..dim], &grad[..dim]);
+                    record(&mut out, lane, Outcome::Limit, k, x, value, grad, &rose);
                 }
                 break;
             }
 
-            // The step, for every lane; lanes that stopped or leave the
-            // bound evaluate their last good iterate (discarded).
-            let [eta, bound] = &eta_bound[..] else {
-                unreachable!("two rows")
-            };
-            if D == 1 {
-                // One coordinate: the update, the bound test and the blend
-                // in one pass.
-                let (c, x) = (&mut candidate[0], &x[0]);
+            // The step, for every lane (frozen lanes stay where they are).
+            {
+                let [eta, _] = &eta_bound[..] else {
+                    unreachable!("two rows")
+                };
                 match rule {
                     FastRule::GradientDescent => {
-                        let g = &grad[0];
-                        advance_1d(c, x, bound, &live, &mut inside, |l| x[l] - eta[l] * g[l]);
+                        for ((c, x), g) in
+                            candidate[..dim].iter_mut().zip(&x[..dim]).zip(&grad[..dim])
+                        {
+                            lanewise(c, |l| x[l] - eta[l] * g[l]);
+                        }
                     }
                     FastRule::Momentum { beta } => {
-                        let (g, v) = (&grad[0], &velocity[0]);
-                        advance_1d(c, x, bound, &live, &mut inside, |l| {
-                            x[l] - eta[l] * (beta * v[l] + g[l])
-                        });
+                        for (((c, x), g), v) in candidate[..dim]
+                            .iter_mut()
+                            .zip(&x[..dim])
+                            .zip(&grad[..dim])
+                            .zip(&velocity[..dim])
+                        {
+                            lanewise(c, |l| x[l] - eta[l] * (beta * v[l] + g[l]));
+                        }
                     }
                 }
-            } else {
-                advance(
-                    rule,
-                    &mut candidate[..dim],
-                    &x[..dim],
-                    &grad[..dim],
-                    &velocity[..dim],
-                    eta,
-                    bound,
-                    &live,
-                    &mut inside,
-                );
             }
             value_gradient::<G, LEVEL>(
                 objective,
@@ -643,78 +587,143 @@ impl Batch {
                 scratch,
             );
 
-            // Accept the lanes inside with a finite f and ∇f (`|v| < ∞` is
-            // false for NaN too); the running lanes not accepted diverged
-            // at this step. One pass: `live` becomes the accepted lanes,
-            // `inside` those that just stopped.
-            if D != 1 {
-                for g in &candidate_grad[..dim] {
-                    for l in 0..BLOCK {
-                        inside[l] &= bits(g[l].abs() < f64::INFINITY);
-                    }
+            // Every lane's tests: the new iterate within the bound (`|c| ≤
+            // bound` is false for NaN and ±∞), a finite f and ∇f (`|v| <
+            // ∞` is false for NaN too); and the rise of f where they pass.
+            let bound = &eta_bound[1];
+            let mut failed = 0u64;
+            if D == 1 {
+                let (c, cg) = (&candidate[0], &candidate_grad[0]);
+                for l in 0..BLOCK {
+                    // Every operand loaded first: with the tests written on
+                    // the arrays, `&&` made LLVM load lazily (masked loads).
+                    let (cl, fl, gl, limit) = (c[l], candidate_value[l], cg[l], bound[l]);
+                    let ok = cl.abs() <= limit && both_finite::<LEVEL>(fl, gl);
+                    failed |= !bits(ok);
+                    rose[l] |= bits(fl >= value[l]) & bits(ok);
+                }
+            } else {
+                let mut ok = mask(|l| candidate_value[l].abs() < f64::INFINITY);
+                for (c, cg) in candidate[..dim].iter().zip(&candidate_grad[..dim]) {
+                    keep_if(&mut ok, |l| {
+                        (c[l].abs() <= bound[l]) & (cg[l].abs() < f64::INFINITY)
+                    });
+                }
+                for l in 0..BLOCK {
+                    failed |= !ok[l];
+                    rose[l] |= bits(candidate_value[l] >= value[l]) & ok[l];
                 }
             }
-            let (mut lost, mut every, mut some) = (0, u64::MAX, 0);
-            for l in 0..BLOCK {
-                let mut accept = inside[l] & bits(candidate_value[l].abs() < f64::INFINITY);
-                if D == 1 {
-                    // (the other dimensions tested their gradient above)
-                    accept &= bits(candidate_grad[0][l].abs() < f64::INFINITY);
-                }
-                let gone = live[l] & !accept;
-                rose[l] |= bits(candidate_value[l] >= value[l]) & accept;
-                lost |= gone;
-                every &= accept;
-                some |= accept;
-                inside[l] = gone;
-                live[l] = accept;
-            }
-            if lost != 0 {
+            if failed != 0 {
+                // Some lane failed a test: a running lane diverged at this
+                // step (its last good iterate is its result), a frozen one
+                // (rarely: x − 0·∇f = x may differ in the sign of a zero)
+                // stays where it was.
                 for lane in 0..BLOCK {
-                    if inside[lane] != 0 {
-                        outcome[lane] = Outcome::Diverged;
-                        accepted[lane] = k as u32;
+                    let limit = eta_bound[1][lane];
+                    let within = candidate[..dim].iter().all(|c| c[lane].abs() <= limit);
+                    if within && finite_at(candidate_value, &candidate_grad[..dim], lane) {
+                        continue;
                     }
+                    if live[lane] != 0 {
+                        record(
+                            &mut out,
+                            lane,
+                            Outcome::Diverged,
+                            k,
+                            &x[..dim],
+                            value,
+                            &grad[..dim],
+                            &rose,
+                        );
+                        live[lane] = 0;
+                        running -= 1;
+                    }
+                    for (c, x) in candidate[..dim].iter_mut().zip(&x[..dim]) {
+                        c[lane] = x[lane];
+                    }
+                    for (c, g) in candidate_grad[..dim].iter_mut().zip(&grad[..dim]) {
+                        c[lane] = g[lane];
+                    }
+                    candidate_value[lane] = value[lane];
+                    freeze(eta_bound, velocity, lane);
                 }
             }
-            running = some != 0;
 
-            // Commit the lanes that go on: the whole batch as a rule.
+            // The new iterates replace the old.
             if let FastRule::Momentum { beta } = rule {
                 for (v, g) in velocity[..dim].iter_mut().zip(&grad[..dim]) {
                     momentum_velocity(v, g, beta, &live);
                 }
             }
-            if every == u64::MAX {
-                std::mem::swap(&mut x, &mut candidate);
-                std::mem::swap(&mut grad, &mut candidate_grad);
-                std::mem::swap(&mut value, &mut candidate_value);
-            } else {
-                for (x, c) in x[..dim].iter_mut().zip(&candidate[..dim]) {
-                    select_into(x, c, &live);
-                }
-                for (g, c) in grad[..dim].iter_mut().zip(&candidate_grad[..dim]) {
-                    select_into(g, c, &live);
-                }
-                select_into(value, candidate_value, &live);
-            }
+            std::mem::swap(&mut x, &mut candidate);
+            std::mem::swap(&mut grad, &mut candidate_grad);
+            std::mem::swap(&mut value, &mut candidate_value);
             k += 1;
         }
+    }
+}
 
-        let norms = norms(&grad[..dim]);
-        for lane in 0..input.used {
-            out.outcome[lane] = outcome[lane];
-            out.iterations[lane] = accepted[lane];
-            out.f[lane] = value[lane];
-            out.grad_norm[lane] = norms[lane];
-            out.rose[lane] = rose[lane] != 0;
-            for (o, xi) in out.x[lane * dim..(lane + 1) * dim]
-                .iter_mut()
-                .zip(&x[..dim])
-            {
-                *o = xi[lane];
-            }
-        }
+/// Whether `a` and `b` are both finite: `0·a + 0·b` is `±0` then, and NaN
+/// if either is infinite or NaN (three instructions for two tests, with a
+/// fused multiply-add above [`PORTABLE`]).
+#[inline(always)]
+fn both_finite<const LEVEL: u8>(a: f64, b: f64) -> bool {
+    let zero_b = if LEVEL == PORTABLE {
+        b * 0.0
+    } else {
+        b.mul_add(0.0, a * 0.0)
+    };
+    if LEVEL == PORTABLE {
+        a * 0.0 + zero_b == 0.0
+    } else {
+        zero_b == 0.0
+    }
+}
+
+/// Freezes lane `lane` (see [`Batch::run_dim`]): `η = 0`, bound `+∞`, no
+/// velocity.
+#[inline(always)]
+fn freeze(eta_bound: &mut [Lanes], velocity: &mut [Lanes], lane: usize) {
+    eta_bound[0][lane] = 0.0;
+    eta_bound[1][lane] = f64::INFINITY;
+    for v in velocity.iter_mut() {
+        v[lane] = 0.0;
+    }
+}
+
+/// Writes the results of lane `lane`, which stopped with `outcome` after
+/// `accepted` steps at `x` (its `f` in `value`, `∇f` in `grad`, both of
+/// the dimension's length), into `out` when it is one of the cells of the
+/// batch.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn record(
+    out: &mut LaneResults<'_>,
+    lane: usize,
+    outcome: Outcome,
+    accepted: usize,
+    x: &[Lanes],
+    value: &Lanes,
+    grad: &[Lanes],
+    rose: &Mask,
+) {
+    if lane >= out.outcome.len() {
+        return;
+    }
+    let dim = x.len();
+    out.outcome[lane] = outcome;
+    out.iterations[lane] = accepted as u32;
+    out.f[lane] = value[lane];
+    // `‖∇f‖₂` summed in coordinate order, as `norms` does.
+    let mut sum = 0.0;
+    for g in grad {
+        sum += g[lane] * g[lane];
+    }
+    out.grad_norm[lane] = sum.sqrt();
+    out.rose[lane] = rose[lane] != 0;
+    for (o, xi) in out.x[lane * dim..(lane + 1) * dim].iter_mut().zip(x) {
+        *o = xi[lane];
     }
 }
 
