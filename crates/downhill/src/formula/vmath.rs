@@ -43,7 +43,7 @@ pub(crate) fn fmadd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
 /// of its own (`noalias` for LLVM, also once inlined), so the loop is
 /// vectorized although `f` reads arrays LLVM cannot tell apart from `out`
 /// otherwise. (Computing into a local array and assigning it whole, as
-/// before, made LLVM copy every 1 KiB block of a sweep with a `memcpy`
+/// before, made LLVM copy every block of a sweep with a `memcpy`
 /// call, which cost more than the arithmetic of cheap instructions.)
 #[inline(always)]
 pub(crate) fn lanewise<const W: usize>(out: &mut [f64; W], f: impl Fn(usize) -> f64) {
@@ -66,8 +66,8 @@ pub(crate) fn lanewise2<const W: usize>(
 
 /// `out = from`. Through an exclusive-or with an opaque zero: LLVM turns
 /// a plain copy loop into a `memcpy` call, whose start-up costs more than
-/// the sixteen vector loads and stores of a 1 KiB block (measured: about 7 %
-/// of a sweep).
+/// the few dozen vector loads and stores of a block (measured with 1 KiB
+/// blocks: about 7 % of a sweep).
 #[inline(always)]
 pub(crate) fn copy<const W: usize>(out: &mut [f64; W], from: &[f64; W]) {
     let zero = std::hint::black_box(0u64);

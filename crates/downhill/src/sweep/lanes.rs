@@ -150,7 +150,7 @@ struct Row(Lanes);
 
 /// `rows` as plain [`Lanes`].
 fn lanes_of(rows: &mut [Row]) -> &mut [Lanes] {
-    // SAFETY: `Row` is `repr(C)` around `Lanes`, whose size (1 KiB) is a
+    // SAFETY: `Row` is `repr(C)` around `Lanes`, whose size (2 KiB) is a
     // multiple of the alignment, so a slice of rows has the layout of a
     // slice of `Lanes` of the same length.
     unsafe { std::slice::from_raw_parts_mut(rows.as_mut_ptr().cast(), rows.len()) }
@@ -193,7 +193,7 @@ fn blend(m: u64, a: f64, b: f64) -> f64 {
 // The lane loops below store in place into an array passed as a parameter
 // of its own (`noalias` for LLVM), so they vectorize although LLVM cannot
 // tell the batch's arrays apart otherwise. They neither compute a whole
-// batch into a local array and assign it (a `memcpy` call per 1 KiB array,
+// batch into a local array and assign it (a `memcpy` call per array,
 // about a tenth of the sweep's time), nor go a vector at a time in loops
 // over chunks (LLVM vectorized those across chunks, with gathers).
 
@@ -232,7 +232,7 @@ const AVX2: u8 = 1;
 const AVX512: u8 = 2;
 
 /// `f` and `∇f` of a batch through a function compiled for `LEVEL` (not
-/// inlined: one call per step of 128 lanes costs nothing, and the step loop,
+/// inlined: one call per step of a batch costs nothing, and the step loop,
 /// compiled once per dimension class, then does not carry a copy of the
 /// whole evaluator each time). `LEVEL` is [`AVX2`] or [`AVX512`] only in
 /// code reached after [`Simd::detected`] found those features.
