@@ -472,22 +472,25 @@ impl Batch {
         let finite_at = |value: &Lanes, grad: &[Lanes], l: usize| {
             value[l].abs() < f64::INFINITY && grad.iter().all(|g| g[l].abs() < f64::INFINITY)
         };
-        // A lane with a finite f and ∇f where the frozen lanes may wait.
-        let Some(safe) = (0..BLOCK).find(|&l| finite_at(value, &grad[..dim], l)) else {
-            for lane in 0..input.used {
+        // Lane `$lane` stops with `$outcome` after `$accepted` steps, at
+        // its current iterate.
+        macro_rules! stop {
+            ($lane:expr, $outcome:expr, $accepted:expr) => {
                 record(
                     &mut out,
-                    lane,
-                    Outcome::Failed,
-                    0,
+                    $lane,
+                    $outcome,
+                    $accepted,
                     &x[..dim],
                     value,
                     &grad[..dim],
                     &rose,
-                );
-            }
-            return;
-        };
+                )
+            };
+        }
+        // A lane with a finite f and ∇f where the frozen lanes may wait
+        // (none: no lane runs, and the loop below ends at once).
+        let safe = (0..BLOCK).find(|&l| finite_at(value, &grad[..dim], l));
         let mut running = 0usize;
         for lane in 0..BLOCK {
             let usable = finite_at(value, &grad[..dim], lane);
@@ -497,18 +500,9 @@ impl Batch {
                 continue;
             }
             if lane < input.used {
-                record(
-                    &mut out,
-                    lane,
-                    Outcome::Failed,
-                    0,
-                    &x[..dim],
-                    value,
-                    &grad[..dim],
-                    &rose,
-                );
+                stop!(lane, Outcome::Failed, 0);
             }
-            if !usable {
+            if let (false, Some(safe)) = (usable, safe) {
                 for xi in x[..dim].iter_mut() {
                     xi[lane] = xi[safe];
                 }
@@ -527,16 +521,7 @@ impl Batch {
                 let norms = norms(&grad[..dim]);
                 for lane in 0..BLOCK {
                     if live[lane] != 0 && norms[lane] <= grad_tol {
-                        record(
-                            &mut out,
-                            lane,
-                            Outcome::Converged,
-                            k,
-                            &x[..dim],
-                            value,
-                            &grad[..dim],
-                            &rose,
-                        );
+                        stop!(lane, Outcome::Converged, k);
                         live[lane] = 0;
                         running -= 1;
                         freeze(eta_bound, velocity, lane);
@@ -547,9 +532,8 @@ impl Batch {
                 break;
             }
             if k >= steps {
-                for (lane, _) in live.iter().enumerate().filter(|(_, &l)| l != 0) {
-                    let (x, grad) = (&x[..dim], &grad[..dim]);
-                    record(&mut out, lane, Outcome::Limit, k, x, value, grad, &rose);
+                for lane in (0..BLOCK).filter(|&l| live[l] != 0) {
+                    stop!(lane, Outcome::Limit, k);
                 }
                 break;
             }
@@ -626,16 +610,7 @@ impl Batch {
                         continue;
                     }
                     if live[lane] != 0 {
-                        record(
-                            &mut out,
-                            lane,
-                            Outcome::Diverged,
-                            k,
-                            &x[..dim],
-                            value,
-                            &grad[..dim],
-                            &rose,
-                        );
+                        stop!(lane, Outcome::Diverged, k);
                         live[lane] = 0;
                         running -= 1;
                     }
